@@ -1,0 +1,560 @@
+package fdsnap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/leakcheck/go/internal/procfs"
+)
+
+// selfDir is a descriptor on /proc/self/fd kept open for the life of the
+// process, opened on the first snapshot of the current process. Keeping it
+// lets snapshots work when the fd table is full (EMFILE), spares the path
+// walk of /proc/self/fd on every call, and gives it a fixed number that the
+// snapshot leaves out. It is O_CLOEXEC, so children never inherit it.
+var selfDir struct {
+	sync.Mutex
+	fd  int // -1 until opened
+	buf []byte
+}
+
+func init() { selfDir.fd = -1 }
+
+// procDir opens /proc/PID/fd (pid 0: the current process, through the
+// long-lived selfDir; the caller must hold selfDir's lock).
+func procDir(pid int) (fd int, owned bool, err error) {
+	if pid == 0 {
+		if selfDir.fd >= 0 {
+			if _, err := unix.Seek(selfDir.fd, 0, 0); err != nil {
+				return -1, false, fmt.Errorf("fdsnap: rewinding /proc/self/fd: %w", err)
+			}
+			return selfDir.fd, false, nil
+		}
+		fd, err := openDir("/proc/self/fd")
+		if err != nil {
+			return -1, false, procErr(0, err)
+		}
+		selfDir.fd = fd
+		return fd, false, nil
+	}
+	fd, err = openDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return -1, false, procErr(pid, err)
+	}
+	return fd, true, nil
+}
+
+func openDir(p string) (int, error) {
+	for {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// procErr turns a failure to read /proc/PID into an error that names the
+// process and wraps os.ErrNotExist, os.ErrPermission or the fd limit.
+func procErr(pid int, err error) error {
+	who := "pid " + strconv.Itoa(pid)
+	if pid == 0 {
+		who = "current process"
+	}
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ESRCH):
+		return fmt.Errorf("fdsnap: %s: no such process: %w", who, os.ErrNotExist)
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return fmt.Errorf("fdsnap: %s: permission denied reading its descriptors: %w", who, os.ErrPermission)
+	case errors.Is(err, unix.EMFILE):
+		var rl unix.Rlimit
+		_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+		return fmt.Errorf("fdsnap: %s: the fd table is full (RLIMIT_NOFILE soft limit %d reached), cannot open /proc to list it: %w", who, rl.Cur, err)
+	}
+	return fmt.Errorf("fdsnap: %s: %w", who, err)
+}
+
+func take(pid int, cfg config) (*Snapshot, error) {
+	if pid == os.Getpid() {
+		pid = 0
+	}
+	if pid == 0 {
+		selfDir.Lock()
+		defer selfDir.Unlock()
+	}
+	dir, owned, err := procDir(pid)
+	if err != nil {
+		return nil, err
+	}
+	if owned {
+		defer unix.Close(dir)
+	}
+	var buf []byte
+	if pid == 0 {
+		if selfDir.buf == nil {
+			selfDir.buf = make([]byte, 32<<10)
+		}
+		buf = selfDir.buf
+	} else {
+		buf = make([]byte, 32<<10)
+	}
+	nums, err := listDir(dir, buf)
+	if err != nil {
+		return nil, procErr(pid, err)
+	}
+	snap := &Snapshot{PID: pid, FDs: make([]FD, 0, len(nums))}
+	if pid == 0 {
+		snap.PID = os.Getpid()
+	}
+	link := make([]byte, 4096)
+	missing := 0
+	for _, n := range nums {
+		if pid == 0 && n == dir {
+			continue
+		}
+		fd, ok, err := describe(dir, n, link)
+		if err != nil {
+			return nil, procErr(pid, err)
+		}
+		if !ok {
+			missing++
+			continue
+		}
+		snap.FDs = append(snap.FDs, fd)
+	}
+	if missing > 0 && pid != 0 && !alive(pid) {
+		return nil, procErr(pid, unix.ESRCH)
+	}
+	if cfg.detail {
+		addDetail(pid, snap.FDs)
+	}
+	return snap, nil
+}
+
+// alive reports whether pid still has an fd table to read (a zombie has none).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the last ')' (the command name may hold parentheses).
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// listDir returns the descriptor numbers in an open /proc/PID/fd, sorted.
+func listDir(dir int, buf []byte) ([]int, error) {
+	var nums []int
+	for {
+		n, err := unix.Getdents(dir, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			break
+		}
+		nums = appendDirentNums(nums, buf[:n])
+	}
+	slices.Sort(nums)
+	return nums, nil
+}
+
+// appendDirentNums decodes linux_dirent64 records and appends the names that
+// are descriptor numbers ("." and ".." are skipped).
+func appendDirentNums(nums []int, b []byte) []int {
+	const nameOff = 19 // d_ino u64, d_off s64, d_reclen u16, d_type u8
+	for len(b) >= nameOff {
+		reclen := int(b[16]) | int(b[17])<<8
+		if reclen < nameOff || reclen > len(b) {
+			break
+		}
+		n, ok := 0, false
+		for _, c := range b[nameOff:reclen] {
+			if c == 0 {
+				break
+			}
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			n, ok = n*10+int(c-'0'), true
+		}
+		if ok {
+			nums = append(nums, n)
+		}
+		b = b[reclen:]
+	}
+	return nums
+}
+
+// describe reads one descriptor. ok is false when it was closed in the
+// meantime.
+func describe(dir, num int, link []byte) (FD, bool, error) {
+	name := strconv.Itoa(num)
+	var n int
+	var err error
+	for {
+		n, err = unix.Readlinkat(dir, name, link)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		if err == unix.ENOENT {
+			return FD{}, false, nil
+		}
+		return FD{}, false, err
+	}
+	target := string(link[:n])
+	fd := FD{Num: num, Target: target}
+	t := procfs.ParseTarget(target)
+	switch t.Type {
+	case procfs.TargetPipe:
+		fd.Kind, fd.Ino = Pipe, t.Ino
+	case procfs.TargetSocket:
+		fd.Kind, fd.Ino = Socket, t.Ino
+	case procfs.TargetPidfs:
+		fd.Kind, fd.Ino = PidFD, t.Ino
+	case procfs.TargetAnon:
+		fd.Kind = anonKind(t.Name)
+	case procfs.TargetMemfd:
+		fd.Kind = MemFD
+		var st unix.Stat_t
+		if fstatat(dir, name, &st) == nil {
+			fd.Dev, fd.Ino = st.Dev, st.Ino
+		}
+	case procfs.TargetPath, procfs.TargetDeleted:
+		var st unix.Stat_t
+		if err := fstatat(dir, name, &st); err != nil {
+			if err == unix.ENOENT {
+				return FD{}, false, nil
+			}
+			// The path is known; only its identity is not (e.g. EACCES on a
+			// file another user owns, seen through a foreign fd table).
+			fd.Kind = File
+			if t.Type == procfs.TargetDeleted {
+				fd.Kind = DeletedFile
+			}
+			return fd, true, nil
+		}
+		fd.Dev, fd.Ino = st.Dev, st.Ino
+		fd.Kind = modeKind(st.Mode, t.Type == procfs.TargetDeleted)
+	default:
+		fd.Kind = Unknown
+	}
+	return fd, true, nil
+}
+
+func fstatat(dir int, name string, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstatat(dir, name, st, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func modeKind(mode uint32, deleted bool) Kind {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return Dir
+	case unix.S_IFIFO:
+		return FIFO
+	case unix.S_IFCHR:
+		return CharDevice
+	case unix.S_IFBLK:
+		return BlockDevice
+	case unix.S_IFSOCK:
+		return Socket
+	}
+	if deleted {
+		return DeletedFile
+	}
+	return File
+}
+
+func anonKind(name string) Kind {
+	switch name {
+	case "eventpoll":
+		return EventPoll
+	case "eventfd":
+		return EventFD
+	case "timerfd":
+		return TimerFD
+	case "signalfd":
+		return SignalFD
+	case "inotify":
+		return Inotify
+	case "fanotify":
+		return Fanotify
+	case "pidfd":
+		return PidFD
+	}
+	return AnonInode
+}
+
+// addDetail fills Detail for anonymous-inode descriptors from fdinfo. A
+// descriptor closed meanwhile, or an fd table too full to open fdinfo,
+// leaves Detail empty.
+func addDetail(pid int, fds []FD) {
+	prefix := "/proc/self/fdinfo/"
+	if pid != 0 {
+		prefix = "/proc/" + strconv.Itoa(pid) + "/fdinfo/"
+	}
+	for i := range fds {
+		switch fds[i].Kind {
+		case EventPoll, EventFD, TimerFD, SignalFD, Inotify, Fanotify, PidFD:
+		default:
+			continue
+		}
+		b, err := os.ReadFile(prefix + strconv.Itoa(fds[i].Num))
+		if err != nil {
+			continue
+		}
+		info, err := procfs.ParseFDInfo(b)
+		if err != nil {
+			fds[i].Detail = "unreadable fdinfo"
+			continue
+		}
+		fds[i].Detail = detailOf(fds[i].Kind, info)
+	}
+}
+
+func count(pid int) (int, error) {
+	self := pid == 0 || pid == os.Getpid()
+	p := "/proc/" + strconv.Itoa(pid) + "/fd"
+	if self {
+		p = "/proc/self/fd"
+	}
+	// Since Linux 6.2 the size of /proc/PID/fd is the number of open
+	// descriptors: one stat, no listing.
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return 0, procErr(pid, err)
+	}
+	if st.Size > 0 {
+		n := int(st.Size)
+		if self {
+			selfDir.Lock()
+			if selfDir.fd >= 0 {
+				n-- // our own /proc/self/fd descriptor, left out of snapshots too
+			}
+			selfDir.Unlock()
+		}
+		return n, nil
+	}
+	s, err := take(pid, config{})
+	if err != nil {
+		return 0, err
+	}
+	return len(s.FDs), nil
+}
+
+// The runtime's netpoller never closes its epoll instance and eventfd, so
+// once found they are remembered.
+var netpoller struct {
+	sync.Mutex
+	found bool
+	fds   []FD
+}
+
+func runtimeFDs() ([]FD, error) {
+	poller, err := findNetpoller()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := take(0, config{})
+	if err != nil {
+		return nil, err
+	}
+	var out []FD
+	for _, f := range snap.FDs {
+		if isCgroupCPUFile(f) {
+			out = append(out, f)
+			continue
+		}
+		for _, p := range poller {
+			if p.Num == f.Num && p.Kind == f.Kind {
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+func isCgroupCPUFile(f FD) bool {
+	if f.Kind != File {
+		return false
+	}
+	dir, base := path.Split(f.Target)
+	if len(dir) < len("/sys/fs/cgroup/") || dir[:len("/sys/fs/cgroup/")] != "/sys/fs/cgroup/" {
+		return false
+	}
+	switch base {
+	case "cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us":
+		return true
+	}
+	return false
+}
+
+// findNetpoller identifies the Go runtime's epoll instance and eventfd. It
+// creates a pipe, which package os registers with the runtime's netpoller
+// (initialising the netpoller if nothing has yet), and looks for the epoll
+// instance whose fdinfo lists that pipe; the eventfd is the eventfd that
+// same instance watches (the runtime uses it to wake a blocked netpoll).
+func findNetpoller() ([]FD, error) {
+	netpoller.Lock()
+	defer netpoller.Unlock()
+	if netpoller.found {
+		return netpoller.fds, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("fdsnap: finding the runtime's netpoller: %w", err)
+	}
+	defer r.Close()
+	defer w.Close()
+	rfd := -1
+	if rc, err := r.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { rfd = int(fd) })
+	}
+	var pipeSt unix.Stat_t
+	if err := unix.Fstat(rfd, &pipeSt); err != nil {
+		return nil, fmt.Errorf("fdsnap: finding the runtime's netpoller: %w", err)
+	}
+	snap, err := take(0, config{})
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range snap.FDs {
+		if f.Kind != EventPoll {
+			continue
+		}
+		b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(f.Num))
+		if err != nil {
+			continue
+		}
+		info, err := procfs.ParseFDInfo(b)
+		if err != nil {
+			continue
+		}
+		watchesPipe := false
+		for _, t := range info.Epoll {
+			if t.FD == rfd && t.Ino == pipeSt.Ino {
+				watchesPipe = true
+			}
+		}
+		if !watchesPipe {
+			continue
+		}
+		fds := []FD{f}
+		for _, t := range info.Epoll {
+			if e, ok := snap.Lookup(t.FD); ok && e.Kind == EventFD {
+				fds = append(fds, e)
+				break
+			}
+		}
+		netpoller.found, netpoller.fds = true, fds
+		return fds, nil
+	}
+	return nil, fmt.Errorf("fdsnap: no epoll instance watches the pipe the runtime's netpoller should hold (fd %d): %w", rfd, syscall.ENOENT)
+}
+
+// detailOf renders what fdinfo says about an anonymous-inode descriptor.
+func detailOf(k Kind, info procfs.FDInfo) string {
+	switch k {
+	case EventPoll:
+		n := len(info.Epoll)
+		if n == 1 {
+			return "watching 1 fd"
+		}
+		return fmt.Sprintf("watching %d fds", n)
+	case EventFD:
+		if info.HasEventfd {
+			return fmt.Sprintf("count %d", info.EventfdCount)
+		}
+	case TimerFD:
+		if !info.HasTimer {
+			return ""
+		}
+		s := clockName(info.TimerClock)
+		switch {
+		case info.TimerValue == 0 && info.TimerInterval == 0:
+			s += ", disarmed"
+		case info.TimerInterval == 0:
+			s += ", one-shot in " + info.TimerValue.String()
+		default:
+			s += ", every " + info.TimerInterval.String()
+		}
+		return s
+	case Inotify:
+		if info.InotifyWatches == 1 {
+			return "1 watch"
+		}
+		return fmt.Sprintf("%d watches", info.InotifyWatches)
+	case Fanotify:
+		if info.FanotifyMarks == 1 {
+			return "1 mark"
+		}
+		return fmt.Sprintf("%d marks", info.FanotifyMarks)
+	case SignalFD:
+		if info.HasSigmask {
+			return "signals " + sigmaskNames(info.Sigmask)
+		}
+	case PidFD:
+		if info.HasPid {
+			if info.Pid < 0 {
+				return "process reaped"
+			}
+			return fmt.Sprintf("pid %d", info.Pid)
+		}
+	}
+	return ""
+}
+
+func clockName(id int) string {
+	switch id {
+	case unix.CLOCK_REALTIME:
+		return "CLOCK_REALTIME"
+	case unix.CLOCK_MONOTONIC:
+		return "CLOCK_MONOTONIC"
+	case unix.CLOCK_BOOTTIME:
+		return "CLOCK_BOOTTIME"
+	case unix.CLOCK_REALTIME_ALARM:
+		return "CLOCK_REALTIME_ALARM"
+	case unix.CLOCK_BOOTTIME_ALARM:
+		return "CLOCK_BOOTTIME_ALARM"
+	}
+	return fmt.Sprintf("clock %d", id)
+}
+
+func sigmaskNames(mask uint64) string {
+	if mask == 0 {
+		return "none"
+	}
+	var names []string
+	for sig := 1; sig <= 64; sig++ {
+		if mask&(1<<(sig-1)) == 0 {
+			continue
+		}
+		name := unix.SignalName(syscall.Signal(sig))
+		if name == "" {
+			name = "SIG" + strconv.Itoa(sig)
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, ",")
+}
