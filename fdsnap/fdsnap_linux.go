@@ -132,7 +132,7 @@ func take(pid int, cfg config) (*Snapshot, error) {
 		}
 		snap.FDs = append(snap.FDs, fd)
 	}
-	if missing > 0 && pid != 0 && !alive(pid) {
+	if (missing > 0 || len(snap.FDs) == 0) && pid != 0 && !alive(pid) {
 		return nil, procErr(pid, unix.ESRCH)
 	}
 	if cfg.detail {
