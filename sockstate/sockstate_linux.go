@@ -50,7 +50,8 @@ type collector struct {
 	pid       int // 0: the current process
 	countOnly bool
 
-	want    map[uint64]int // socket inodes not yet described → lowest fd
+	want    map[uint64]int              // socket inodes not yet described → lowest fd
+	pre     map[int][]sockdiag.InetSock // tables dumped ahead, by index in tables
 	sockets []Socket
 	counts  map[Class]int
 	orphans []Socket
@@ -98,7 +99,34 @@ func collect(pid int, cfg config, countOnly bool) (*collector, *Snapshot, error)
 	if countOnly {
 		c.counts = make(map[Class]int)
 	}
+	ns, err := netNS(pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := cfg.method
+	if m == methodAuto {
+		m = methodNetlink
+	}
 	fds := cfg.fds
+	if fds == nil && pid != 0 && m == methodNetlink && cfg.netlinkErr == nil {
+		// Another process: list its descriptors while the kernel dumps
+		// TCP, the two costs that grow with the socket count.
+		type result struct {
+			fds *fdsnap.Snapshot
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			f, err := fdsnap.TakePID(pid)
+			ch <- result{f, err}
+		}()
+		c.pre = c.predump(ns)
+		r := <-ch
+		if r.err != nil {
+			return nil, nil, fmt.Errorf("sockstate: %w", r.err)
+		}
+		fds = r.fds
+	}
 	if fds == nil {
 		var err error
 		if pid == 0 {
@@ -121,20 +149,13 @@ func collect(pid int, cfg config, countOnly bool) (*collector, *Snapshot, error)
 			c.want[f.Ino] = f.Num
 		}
 	}
-	snap := &Snapshot{PID: fds.PID, FDs: fds}
-
-	ns, err := netNS(pid)
-	if err != nil {
-		return nil, nil, err
+	if !countOnly {
+		c.sockets = make([]Socket, 0, len(c.want))
 	}
-	snap.NetNS = ns
+	snap := &Snapshot{PID: fds.PID, FDs: fds, NetNS: ns}
 
-	m := cfg.method
-	if m == methodAuto {
-		m = methodNetlink
-		if pid == 0 && len(c.want) <= smallCount && !cfg.orphans {
-			m = methodGetsockopt
-		}
+	if cfg.method == methodAuto && pid == 0 && len(c.want) <= smallCount && !cfg.orphans {
+		m = methodGetsockopt
 	}
 	switch m {
 	case methodGetsockopt:
@@ -236,6 +257,15 @@ func refused(err error) bool {
 // viaNetlink reads the tables with sock_diag dumps in namespace ns, falling
 // back to /proc/PID/net for whatever netlink refuses.
 func (c *collector) viaNetlink(ns uint64) error {
+	for i, recs := range c.pre {
+		for j := range recs {
+			c.inetRecord(tables[i], &recs[j])
+		}
+		c.source("netlink")
+	}
+	if len(c.pre) > 0 && len(c.want) == 0 && !c.cfg.orphans {
+		return nil // every socket was found: no other table needed
+	}
 	var nl *nlConn
 	err := c.cfg.netlinkErr
 	if err == nil {
@@ -249,11 +279,11 @@ func (c *collector) viaNetlink(ns uint64) error {
 		return c.viaProc(tables[:])
 	}
 	defer nl.close()
-	if nl.setns {
+	if nl.setns && len(c.pre) == 0 {
 		c.notes = append(c.notes, "netlink opened in the target's namespace")
 	}
 	for i, t := range tables {
-		if c.done(t) {
+		if _, ok := c.pre[i]; ok || c.done(t) {
 			continue
 		}
 		var err error
@@ -297,31 +327,73 @@ func errText(err error) string {
 const orphanOnlyStates = 1<<SynRecv | 1<<TimeWait | 1<<NewSynRecv
 
 func (c *collector) dumpInet(nl *nlConn, t table) error {
+	seq := nl.next()
+	req := sockdiag.InetRequest(seq, t.family, t.protocol, c.states(t))
+	return nl.dump(req, func(b []byte) (bool, error) {
+		return sockdiag.ParseInet(b, seq, func(s *sockdiag.InetSock) { c.inetRecord(t, s) })
+	})
+}
+
+// inetRecord keeps a dumped socket if it is one of ours or a wanted orphan.
+func (c *collector) inetRecord(t table, s *sockdiag.InetSock) {
+	if s.Inode == 0 {
+		if c.cfg.orphans && t.protocol == sockdiag.ProtoTCP && c.cfg.wantOrphan(s.SrcPort, s.DstPort) && !c.countOnly {
+			o := inetSocket(s, t.proto)
+			o.FD = -1
+			c.orphans = append(c.orphans, o)
+		}
+		return
+	}
+	fd, ok := c.want[uint64(s.Inode)]
+	if !ok {
+		return
+	}
+	k := inetSocket(s, t.proto)
+	k.FD = fd
+	c.emit(k)
+}
+
+// predump dumps the IPv4 TCP table of namespace ns before the descriptors
+// are known, keeping every record; nil when netlink is not available (the
+// regular path then reports why). Only that table: each dump walks the
+// kernel's whole TCP hash (IPv4 and IPv6 sockets share it), so the others
+// are dumped only if a socket is still missing once the descriptors are
+// known.
+func (c *collector) predump(ns uint64) map[int][]sockdiag.InetSock {
+	nl, err := openNetlink(c.pid, ns)
+	if err != nil {
+		return nil
+	}
+	defer nl.close()
+	pre := make(map[int][]sockdiag.InetSock)
+	for i, t := range tables[:1] {
+		var recs []sockdiag.InetSock
+		seq := nl.next()
+		err := nl.dump(sockdiag.InetRequest(seq, t.family, t.protocol, c.states(t)), func(b []byte) (bool, error) {
+			return sockdiag.ParseInet(b, seq, func(s *sockdiag.InetSock) {
+				if s.Inode != 0 || c.cfg.orphans {
+					recs = append(recs, *s)
+				}
+			})
+		})
+		if err != nil {
+			return pre
+		}
+		pre[i] = recs
+		if nl.setns {
+			c.notes = append(c.notes, "netlink opened in the target's namespace")
+			nl.setns = false
+		}
+	}
+	return pre
+}
+
+func (c *collector) states(t table) uint32 {
 	states := sockdiag.AllStates
 	if !c.cfg.orphans || t.protocol != sockdiag.ProtoTCP {
 		states &^= orphanOnlyStates
 	}
-	seq := nl.next()
-	req := sockdiag.InetRequest(seq, t.family, t.protocol, states)
-	return nl.dump(req, func(b []byte) (bool, error) {
-		return sockdiag.ParseInet(b, seq, func(s *sockdiag.InetSock) {
-			if s.Inode == 0 {
-				if c.cfg.orphans && t.protocol == sockdiag.ProtoTCP && c.cfg.wantOrphan(s.SrcPort, s.DstPort) && !c.countOnly {
-					o := inetSocket(s, t.proto)
-					o.FD = -1
-					c.orphans = append(c.orphans, o)
-				}
-				return
-			}
-			fd, ok := c.want[uint64(s.Inode)]
-			if !ok {
-				return
-			}
-			k := inetSocket(s, t.proto)
-			k.FD = fd
-			c.emit(k)
-		})
-	})
+	return states
 }
 
 func inetSocket(s *sockdiag.InetSock, p Proto) Socket {
