@@ -1,0 +1,98 @@
+package leakcheck_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/leakcheck/go/leakcheck"
+)
+
+// parkGoroutines starts n goroutines blocked until the benchmark ends.
+func parkGoroutines(b *testing.B, n int) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 1024)
+	for range n {
+		go func() {
+			started <- struct{}{}
+			<-release
+		}()
+		<-started
+	}
+	b.Cleanup(func() { close(release) })
+}
+
+var goroutineSizes = []int{1000, 10000, 100000}
+
+func skipLarge(b *testing.B, n int) {
+	if testing.Short() && n > 10000 {
+		b.Skipf("%d goroutines: too slow for -short", n)
+	}
+}
+
+// BenchmarkFindGoroutines is a clean goroutine check of a process with n
+// parked goroutines that existed at the baseline: the verdict only.
+func BenchmarkFindGoroutines(b *testing.B) {
+	for _, n := range goroutineSizes {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			skipLarge(b, n)
+			parkGoroutines(b, n)
+			opts := []leakcheck.Option{leakcheck.WithResources(leakcheck.Goroutines), leakcheck.WithTimeout(0)}
+			base, err := leakcheck.Take(opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				rep, err := leakcheck.Find(base, opts...)
+				if err != nil || rep.Leaked() {
+					b.Fatal(err, rep)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGoleakFindGoroutines is the same verdict by goleak: the parked
+// goroutines are ignored with IgnoreCurrent, taken before the loop.
+func BenchmarkGoleakFindGoroutines(b *testing.B) {
+	for _, n := range goroutineSizes {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			skipLarge(b, n)
+			parkGoroutines(b, n)
+			ignore := goleak.IgnoreCurrent()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := goleak.Find(ignore); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCheckClean is a whole clean leakcheck.Check of a small test:
+// baseline and verdict, all four resources.
+func BenchmarkCheckClean(b *testing.B) {
+	for b.Loop() {
+		ft := newFakeT(b, "BenchmarkCheckClean")
+		leakcheck.Check(ft, leakcheck.WithTimeout(time.Second))
+		ft.finish()
+		if ft.Failed() {
+			b.Fatal(ft.errorText())
+		}
+	}
+}
+
+// BenchmarkGoleakVerifyNone is goleak's check of the same small test.
+func BenchmarkGoleakVerifyNone(b *testing.B) {
+	for b.Loop() {
+		ft := newFakeT(b, "BenchmarkGoleakVerifyNone")
+		goleak.VerifyNone(ft, goleak.IgnoreTopFunction("testing.(*B).run1"))
+		if ft.Failed() {
+			b.Fatal(ft.errorText())
+		}
+	}
+}

@@ -1,0 +1,7 @@
+package leakcheck
+
+// Test-only access to unexported knobs.
+var (
+	AllowGCDuringSettle = allowGCDuringSettle
+	TestDeadline        = testDeadline
+)

@@ -1,0 +1,166 @@
+package leakcheck_test
+
+import (
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/leakcheck/go/leakcheck"
+)
+
+// runChild re-executes the test binary in a role (see TestMain) and returns
+// its combined output and exit code.
+func runChild(t *testing.T, role string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "LEAKCHECK_CHILD="+role, "GORACE=atexit_sleep_ms=0")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return string(out), code
+}
+
+func TestFirstNetworkUseInFreshProcess(t *testing.T) {
+	out, code := runChild(t, "first-network-use")
+	require.Equal(t, 0, code, out)
+	assert.True(t, strings.HasPrefix(out, "leakcheck: no leaks in this process"),
+		"the netpoller's eventpoll and eventfd are the runtime's, even when the test is the first network user: %s", out)
+}
+
+func TestSignalLoopIsNotALeak(t *testing.T) {
+	out, code := runChild(t, "signal")
+	require.Equal(t, 0, code, out)
+	assert.True(t, strings.HasPrefix(out, "leakcheck: no leaks in this process"), out)
+	assert.Contains(t, out, "1 runtime and testing goroutines", "the ignored goroutine is counted: %s", out)
+}
+
+// scenario makes a test run only as part of a child run that a test here
+// starts and judges (LEAKCHECK_CHILD=scenarios).
+func scenario(t *testing.T) {
+	if os.Getenv("LEAKCHECK_CHILD") != "scenarios" {
+		t.Skip("a scenario: runs in a child test binary started by a test that checks its outcome")
+	}
+}
+
+var forever = make(chan struct{})
+
+func TestScenarioParallel(t *testing.T) {
+	scenario(t)
+	t.Run("leaky", func(t *testing.T) {
+		t.Parallel()
+		leakcheck.Check(t, leakcheck.WithTimeout(500*time.Millisecond))
+		go func() { <-forever }()
+		f, err := os.CreateTemp(t.TempDir(), "leaked")
+		require.NoError(t, err)
+		_ = f // left open: process-wide, so only VerifyTestMain can attribute it
+		time.Sleep(200 * time.Millisecond)
+	})
+	t.Run("clean", func(t *testing.T) {
+		t.Parallel()
+		leakcheck.Check(t, leakcheck.WithTimeout(500*time.Millisecond))
+		done := make(chan struct{})
+		go func() { time.Sleep(50 * time.Millisecond); close(done) }()
+		time.Sleep(200 * time.Millisecond)
+		<-done
+	})
+}
+
+func TestParallelAttribution(t *testing.T) {
+	out, code := runChild(t, "scenarios", "-test.run=^TestScenarioParallel$", "-test.v", "-test.parallel=2")
+	assert.NotEqual(t, 0, code, out)
+	assert.Contains(t, out, "--- PASS: TestScenarioParallel/clean", "a clean parallel test never fails because a sibling leaked:\n%s", out)
+	assert.Contains(t, out, "--- FAIL: TestScenarioParallel/leaky", out)
+	leaky := section(out, "=== NAME  TestScenarioParallel/leaky", "--- FAIL: TestScenarioParallel/leaky")
+	assert.Contains(t, leaky, "goroutines (1):", "the leaky test's goroutine is attributed to it by label:\n%s", out)
+	assert.Contains(t, leaky, "TestScenarioParallel.func1.1 [chan receive]")
+	assert.Contains(t, out, "fds, sockets and threads not checked: other checked tests ran at the same time")
+	assert.NotContains(t, leaky, "fds (", "the leaked file is not blamed on either parallel test")
+	// The package-level check sees the file (and the goroutine) the leaky
+	// test left; the run already failed, so it does not add to the verdict.
+	assert.Contains(t, out, "VerifyTestMain exit code 1")
+}
+
+// section returns the text of out between the last line starting with
+// from and the next line starting with to.
+func section(out, from, to string) string {
+	i := strings.LastIndex(out, from)
+	if i < 0 {
+		return ""
+	}
+	rest := out[i:]
+	if j := strings.Index(rest, to); j >= 0 {
+		return rest[:j]
+	}
+	return rest
+}
+
+func TestScenarioLeakForTestMain(t *testing.T) {
+	scenario(t)
+	go func() { <-forever }()
+	f, err := os.CreateTemp(t.TempDir(), "segment")
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(f.Name()))
+}
+
+func TestVerifyTestMainCatchesLeaks(t *testing.T) {
+	out, code := runChild(t, "scenarios", "-test.run=^TestScenarioLeakForTestMain$")
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "PASS", "the test itself passed:\n%s", out)
+	assert.Contains(t, out, "leakcheck: errors on successful test run:")
+	assert.Contains(t, out, "goroutines (1):")
+	assert.Contains(t, out, "TestScenarioLeakForTestMain.func1 [chan receive]")
+	assert.Contains(t, out, "deleted file (1):")
+	assert.Contains(t, out, "VerifyTestMain exit code 1")
+}
+
+func TestVerifyTestMainPassesCleanPackage(t *testing.T) {
+	out, code := runChild(t, "scenarios", "-test.run=^TestScenarioParallel$/^clean$")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "VerifyTestMain exit code 0")
+}
+
+func TestScenarioArtifacts(t *testing.T) {
+	scenario(t)
+	leakcheck.Check(t, leakcheck.WithTimeout(100*time.Millisecond))
+	go func() { <-forever }()
+}
+
+func TestArtifactsWithFlag(t *testing.T) {
+	if flag.Lookup("test.artifacts") == nil {
+		t.Skipf("this toolchain (%s) has no -test.artifacts flag (Go ≥ 1.26)", runtime.Version())
+	}
+	dir := t.TempDir()
+	out, code := runChild(t, "scenarios", "-test.run=^TestScenarioArtifacts$", "-test.artifacts", "-test.outputdir="+dir)
+	require.NotEqual(t, 0, code, out)
+	var found string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "leakcheck.txt" {
+			found = p
+		}
+		return nil
+	})
+	require.NotEmpty(t, found, "leakcheck.txt under %s; child said:\n%s", dir, out)
+	b, err := os.ReadFile(found)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "goroutines (1):")
+	assert.Contains(t, string(b), "== leaked goroutines, full stacks")
+	assert.Contains(t, string(b), "== descriptors at the baseline")
+}
+
+func TestAttrInJSONOutput(t *testing.T) {
+	out, _ := runChild(t, "scenarios", "-test.run=^TestScenarioArtifacts$", "-test.v=test2json")
+	assert.Regexp(t, `=== ATTR  TestScenarioArtifacts leakcheck 1 leaked after waiting \d+ms: 1 goroutine`, out)
+}
