@@ -23,6 +23,12 @@ func dump() string {
 	stackBufMu.Lock()
 	size := stackBufSize
 	stackBufMu.Unlock()
+	// A buffer runtime.Stack overflows costs a whole dump anyway (it walks
+	// every goroutine regardless), so start from an estimate: parked
+	// goroutines print 300 to 1000 bytes each.
+	if est := runtime.NumGoroutine() * 1024; est > size {
+		size = est
+	}
 	for {
 		buf := make([]byte, size)
 		n := runtime.Stack(buf, true)
