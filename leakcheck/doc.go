@@ -1,0 +1,101 @@
+// Package leakcheck fails a test that does not give back what it took:
+// goroutines, file descriptors, sockets and OS threads.
+//
+//	func TestProxy(t *testing.T) {
+//		leakcheck.Check(t)
+//		p := startProxy(t)
+//		p.Forward("127.0.0.1:0", backend)
+//		p.Close()
+//	}
+//
+// Check takes a baseline when it is called and, in a t.Cleanup that runs
+// after the test's own cleanups, compares the process with it. What the
+// test left behind fails it with a categorized report that names the
+// culprit:
+//
+//	leakcheck: 4 leaked after waiting 3s: 1 goroutine, 2 fds, 1 socket (2 runtime fds ignored)
+//	goroutines (1):
+//	  1 × main.(*Forward).loop [select], created by main.(*Proxy).Forward
+//	      goroutine 41 [select]: main.(*Forward).loop
+//	fds (2):
+//	  eventpoll (1):
+//	      fd 11 eventpoll (watching 1 fd)
+//	  eventfd (1):
+//	      fd 12 eventfd (count 0)
+//	sockets (1):
+//	  tcp LISTEN (1):
+//	      fd 9 tcp 127.0.0.1:40123 LISTEN
+//
+// # What counts as a leak
+//
+// Resources are compared by identity, not by count: goroutines by ID,
+// descriptors by number and the object they refer to, sockets by inode,
+// threads by TID. A count that stays level can hide a closed descriptor
+// replaced by a leaked one; identity cannot.
+//
+// Teardown is often asynchronous (a keep-alive connection, a goroutine that
+// sees its context cancelled, a peer that reads EOF). A check polls with
+// back-off until nothing is left or the timeout passes (DefaultTimeout,
+// WithTimeout, and never past the test's deadline); a clean test returns as
+// soon as it is clean.
+//
+// Never reported, and counted in the report's "ignored" note:
+//   - the Go runtime's descriptors: the netpoller's eventpoll and eventfd
+//     (created before every baseline, so a test's first network use is not
+//     a leak) and the cgroup CPU-limit files (see fdsnap.RuntimeFDs);
+//   - files the testing package opens itself (-test.testlogfile, profiles,
+//     -test.trace), and leakcheck's own descriptors;
+//   - goroutines of the testing framework and the standard library's
+//     background goroutines (os/signal's loop, runtime.ensureSigM), as
+//     goleak ignores them;
+//   - in the current process, new OS threads that carry the process's own
+//     name: the runtime's Ms, which it starts on demand and never stops. A
+//     thread leak in a Go program shows as a named thread (prctl
+//     PR_SET_NAME, pthread_setname_np) or as the goroutine locked to it.
+//
+// # Finalizers
+//
+// An *os.File or net.Conn that is unreachable is closed by a finalizer at
+// some garbage collection, which would turn a leak into a pass if it ran
+// while a check waits. Checks therefore pause the garbage collector
+// (debug.SetGCPercent(-1)) from their first look to their verdict; the
+// pause nests across parallel checks and is short (a clean check returns at
+// once). A collection during the test body itself can still close such a
+// file before the check looks; run with GOGC=off to rule that out too.
+//
+// # Parallel tests
+//
+// Check labels the test's goroutine with pprof label "leakcheck.test"; the
+// goroutines it starts inherit the label, so goroutine leaks are attributed
+// to the right test even when checked tests run in parallel. Descriptors,
+// sockets and threads belong to the whole process: when the windows of two
+// unrelated checked tests overlap, neither checks them, each says so in its
+// log, and VerifyTestMain checks them for the package. A clean parallel
+// test never fails because a sibling leaked. Subtests nest in their
+// parent's window and do not count as overlap.
+//
+// # goleak compatibility
+//
+// VerifyNone, VerifyTestMain, IgnoreTopFunction, IgnoreAnyFunction,
+// IgnoreCreatedBy, IgnoreCurrent and Cleanup behave like goleak's for
+// goroutines, so switching is a change of import path; they also check the
+// other resources, where "none" means nothing beyond what the process held
+// when leakcheck was initialised, plus the runtime's own. Use
+// WithResources(Goroutines) for goleak's exact scope.
+//
+// # Beyond one test
+//
+// Take and Find are the core the testing helpers are built on: Take
+// snapshots a process, Find compares it with a baseline and returns a
+// Report whose Categories, Count and Counts code can inspect. WithPID points
+// any of them at another process (a child server in any language); its
+// descriptors, sockets and threads are checked, goroutines only in the
+// current process.
+//
+// # Limits
+//
+// Descriptors, sockets and threads are read from /proc and netlink, so they
+// are checked on Linux only. Elsewhere they are reported as not checked
+// (logged once per test binary) and goroutines are still checked; a test is
+// never skipped or failed for that alone.
+package leakcheck

@@ -1,0 +1,394 @@
+package leakcheck
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/sockstate"
+)
+
+// Find compares the process with base and reports what it holds now that
+// it did not hold then: goroutines by ID, descriptors by number and
+// identity, sockets by inode, threads by TID. It polls with back-off until
+// nothing is left or the timeout passes, so asynchronous teardown has time
+// to finish, and a clean process returns at once.
+//
+// With a nil base, Find uses goleak's meaning of "none": no goroutines but
+// the runtime's, the testing framework's and the caller's, and no
+// descriptors, sockets or threads beyond what the process held when package
+// leakcheck was initialised.
+//
+// The error is for a check that could not be made (a target that exited,
+// an unreadable /proc); leaks are in the Report.
+func Find(base *Snapshot, opts ...Option) (*Report, error) {
+	cfg := newConfig(opts)
+	if err := cfg.err(); err != nil {
+		return nil, err
+	}
+	c := &check{cfg: cfg, base: base, deadline: time.Now().Add(cfg.timeout)}
+	return c.run()
+}
+
+// check is one comparison against a baseline.
+type check struct {
+	cfg      *config
+	base     *Snapshot // nil: the initial snapshot, goleak semantics for goroutines
+	deadline time.Time
+
+	// label, when set, attributes goroutines by the pprof label leakcheck
+	// put on the checked test's goroutine (its value), instead of by ID:
+	// set when checked tests overlap.
+	label string
+	// processWideNote, when set, says why fds, sockets and threads are not
+	// checked (overlapping tests); the report carries it.
+	processWideNote string
+	// noSettle takes one look instead of polling (a test that already failed).
+	noSettle bool
+}
+
+// found is what one look found, before it is described for a report.
+type found struct {
+	goroutines []*goroutine
+	fds        []fdsnap.FD // non-socket descriptors
+	sockets    []fdsnap.FD // socket descriptors
+	threads    []Thread
+	ignored    map[string]int
+	unchecked  []string
+}
+
+func (f *found) count(r Resource) int {
+	switch r {
+	case Goroutines:
+		return len(f.goroutines)
+	case FDs:
+		return len(f.fds)
+	case Sockets:
+		return len(f.sockets)
+	case Threads:
+		return len(f.threads)
+	}
+	return 0
+}
+
+// clean reports whether nothing beyond the tolerances was found.
+func (f *found) clean(cfg *config) bool {
+	ok := true
+	AllResources.each(func(r Resource) {
+		if f.count(r) > cfg.tolerance[r] {
+			ok = false
+		}
+	})
+	return ok
+}
+
+func (c *check) run() (*Report, error) {
+	base := c.base
+	if base == nil {
+		var err error
+		base, err = initialSnapshot()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if c.cfg.pid != 0 && base.PID != c.cfg.pid {
+		return nil, fmt.Errorf("leakcheck: the baseline describes pid %d but the check targets pid %d; take the baseline with the same WithPID option", base.PID, c.cfg.pid)
+	}
+	if !c.cfg.allowGCDuringSettle {
+		pauseGC()
+		defer resumeGC()
+	}
+	start := time.Now()
+	sleep := time.Millisecond
+	for {
+		now, err := take(c.cfg, false)
+		if err != nil {
+			return nil, err
+		}
+		f, err := c.diff(base, now)
+		if err != nil {
+			return nil, err
+		}
+		if f.clean(c.cfg) {
+			return c.report(base, now, f, time.Since(start))
+		}
+		if c.noSettle || !time.Now().Add(sleep).Before(c.deadline) {
+			break
+		}
+		time.Sleep(sleep)
+		if sleep *= 2; sleep > 10*time.Millisecond {
+			sleep = 10 * time.Millisecond
+		}
+	}
+	// Look once more, with everything a report needs.
+	now, err := take(c.cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.diff(base, now)
+	if err != nil {
+		return nil, err
+	}
+	return c.report(base, now, f, time.Since(start))
+}
+
+// diff finds what now holds that base did not.
+func (c *check) diff(base, now *Snapshot) (*found, error) {
+	f := &found{ignored: map[string]int{}}
+	for r, err := range now.unsupported {
+		f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: %v", r, err))
+	}
+	if c.cfg.resources&Goroutines != 0 && now.goroutines != nil && c.cfg.pid == 0 {
+		gs, ignored, err := newGoroutines(base.goroutines, now.goroutines, c.base == nil, c.label)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			if !c.ignoreGoroutine(g) {
+				f.goroutines = append(f.goroutines, g)
+			}
+		}
+		if ignored > 0 {
+			f.ignored["runtime and testing goroutines"] += ignored
+		}
+	}
+	if c.processWideNote != "" {
+		if c.cfg.resources&(FDs|Sockets|Threads) != 0 {
+			f.unchecked = append(f.unchecked, c.processWideNote)
+		}
+		return f, nil
+	}
+	if c.cfg.resources&(FDs|Sockets) != 0 && now.FDs != nil && base.FDs != nil {
+		runtimeOwned := append(append([]fdsnap.FD(nil), base.runtimeFDs...), now.runtimeFDs...)
+		for _, fd := range fdsnap.Compare(base.FDs, now.FDs).Opened() {
+			switch {
+			case c.cfg.pid == 0 && containsFD(runtimeOwned, fd):
+				f.ignored["runtime fds"]++
+			case c.cfg.pid == 0 && isTestingFile(fd):
+				f.ignored["testing framework fds"]++
+			case fd.Kind == fdsnap.Socket:
+				if c.cfg.resources&Sockets != 0 {
+					f.sockets = append(f.sockets, fd)
+				}
+			case c.cfg.resources&FDs != 0 && !c.ignoreFD(fd):
+				f.fds = append(f.fds, fd)
+			}
+		}
+		if len(f.sockets) > 0 && len(c.cfg.socketFilters) > 0 {
+			socks, err := describeSockets(c.cfg.pid, now.FDs)
+			if err != nil {
+				return nil, err
+			}
+			kept := f.sockets[:0]
+			for _, fd := range f.sockets {
+				if s, ok := socks[fd.Ino]; ok && c.ignoreSocket(s) {
+					continue
+				}
+				kept = append(kept, fd)
+			}
+			f.sockets = kept
+		}
+	}
+	if c.cfg.resources&Threads != 0 && now.Threads != nil && base.Threads != nil {
+		// A thread is identified by TID and name: a goroutine that locks an
+		// existing runtime thread and names it (prctl PR_SET_NAME) has made
+		// it the test's thread.
+		had := make(map[int]string, len(base.Threads))
+		for _, t := range base.Threads {
+			had[t.TID] = t.Name
+		}
+		for _, t := range now.Threads {
+			name, ok := had[t.TID]
+			switch {
+			case ok && name == t.Name:
+			case c.cfg.pid == 0 && t.Name == processThreadName():
+				// A thread with the process's own name is one of the Go
+				// runtime's Ms: the runtime starts them on demand and
+				// never stops them, so they are not a test's leak.
+				f.ignored["runtime threads"]++
+			case !c.ignoreThread(t):
+				f.threads = append(f.threads, t)
+			}
+		}
+	}
+	return f, nil
+}
+
+func containsFD(list []fdsnap.FD, fd fdsnap.FD) bool {
+	for _, r := range list {
+		if r.Num == fd.Num && fdsnap.SameObject(r, fd) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *check) ignoreGoroutine(g *goroutine) bool {
+	for _, f := range c.cfg.goroutineFilters {
+		if f(g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *check) ignoreFD(fd fdsnap.FD) bool {
+	for _, f := range c.cfg.fdFilters {
+		if f(fd) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *check) ignoreSocket(s sockstate.Socket) bool {
+	for _, f := range c.cfg.socketFilters {
+		if f(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *check) ignoreThread(t Thread) bool {
+	for _, f := range c.cfg.threadFilters {
+		if f(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// describeSockets returns the sockets behind fds, by inode.
+func describeSockets(pid int, fds *fdsnap.Snapshot) (map[uint64]sockstate.Socket, error) {
+	var snap *sockstate.Snapshot
+	var err error
+	if pid == 0 {
+		snap, err = sockstate.Take(sockstate.WithFDs(fds))
+	} else {
+		snap, err = sockstate.TakePID(pid, sockstate.WithFDs(fds))
+	}
+	if err != nil {
+		return nil, targetErr(pid, err)
+	}
+	m := make(map[uint64]sockstate.Socket, len(snap.Sockets))
+	for _, s := range snap.Sockets {
+		m[s.Inode] = s
+	}
+	return m, nil
+}
+
+// The initial snapshot is taken when package leakcheck is initialised:
+// what "none" means for descriptors, sockets and threads.
+var initial struct {
+	once sync.Once
+	snap *Snapshot
+	err  error
+}
+
+func init() { _, _ = initialSnapshot() }
+
+func initialSnapshot() (*Snapshot, error) {
+	initial.once.Do(func() {
+		initial.snap, initial.err = take(&config{resources: FDs | Sockets | Threads}, false)
+		if initial.err == nil {
+			initial.snap.resources = AllResources
+		}
+	})
+	return initial.snap, initial.err
+}
+
+// processName is the name the process's threads are born with, read when
+// the package is initialised: the main thread's, which the runtime's Ms
+// inherit. (A test may rename the main thread later by locking a goroutine
+// to it, so it is not read again.)
+var processName = func() string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/comm", os.Getpid()))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}()
+
+func processThreadName() string { return processName }
+
+// The garbage collector is paused while checks settle: a finalizer could
+// otherwise close an unreachable, leaked *os.File or net.Conn during the
+// wait and turn a real leak into a pass. Pauses nest across parallel checks.
+var gcPause struct {
+	sync.Mutex
+	depth   int
+	percent int
+}
+
+func pauseGC() {
+	gcPause.Lock()
+	defer gcPause.Unlock()
+	if gcPause.depth == 0 {
+		gcPause.percent = debug.SetGCPercent(-1)
+	}
+	gcPause.depth++
+}
+
+func resumeGC() {
+	gcPause.Lock()
+	defer gcPause.Unlock()
+	gcPause.depth--
+	if gcPause.depth == 0 {
+		debug.SetGCPercent(gcPause.percent)
+	}
+}
+
+// report describes what f found for a person and for code.
+func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) (*Report, error) {
+	r := &Report{Target: "this process", Waited: waited, tolerance: c.cfg.tolerance}
+	if c.cfg.pid != 0 {
+		r.Target = fmt.Sprintf("pid %d", c.cfg.pid)
+	}
+	for what, n := range f.ignored {
+		r.Ignored = append(r.Ignored, Ignored{What: what, Count: n})
+	}
+	sort.Slice(r.Ignored, func(i, j int) bool { return r.Ignored[i].What < r.Ignored[j].What })
+	r.Unchecked = append(r.Unchecked, f.unchecked...)
+	sort.Strings(r.Unchecked)
+
+	if len(f.goroutines) > 0 {
+		r.Categories = append(r.Categories, goroutineCategory(f.goroutines))
+	}
+	if len(f.fds) > 0 {
+		r.Categories = append(r.Categories, fdCategory(f.fds))
+	}
+	if len(f.sockets) > 0 {
+		socks, err := describeSockets(c.cfg.pid, now.FDs)
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return nil, err
+		}
+		r.Categories = append(r.Categories, socketCategory(f.sockets, socks))
+	}
+	if len(f.threads) > 0 {
+		r.Categories = append(r.Categories, threadCategory(f.threads))
+	}
+	if r.Leaked() {
+		var b strings.Builder
+		if len(f.goroutines) > 0 {
+			b.WriteString("== leaked goroutines, full stacks\n\n" + stacks(f.goroutines))
+		}
+		if base.FDs != nil && now.FDs != nil {
+			fmt.Fprintf(&b, "== descriptors at the baseline\n%s\n\n== descriptors at the verdict\n%s\n", base.FDs, now.FDs)
+		}
+		if len(now.Threads) > 0 {
+			b.WriteString("\n== threads at the verdict\n")
+			for _, t := range now.Threads {
+				b.WriteString(t.String() + "\n")
+			}
+		}
+		r.dump = b.String()
+	}
+	return r, nil
+}

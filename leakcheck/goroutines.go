@@ -1,0 +1,222 @@
+package leakcheck
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/leakcheck/go/internal/gostack"
+)
+
+// Goroutine is a goroutine of the current process, as a report shows it.
+type Goroutine struct {
+	ID        uint64
+	State     string            // "chan receive", "IO wait", …
+	Function  string            // the innermost function of its stack
+	CreatedBy string            // the function whose go statement started it
+	Labels    map[string]string // its pprof labels, when the runtime printed them
+	Stack     string            // the full text of its stack, as the runtime printed it
+}
+
+// String renders the goroutine in one line:
+// "goroutine 42 [chan receive]: main.worker, created by main.start".
+func (g Goroutine) String() string {
+	s := fmt.Sprintf("goroutine %d [%s]: %s", g.ID, g.State, g.Function)
+	if g.CreatedBy != "" {
+		s += ", created by " + g.CreatedBy
+	}
+	return s
+}
+
+// goroutine is the collector's view of one goroutine, which the goleak-style
+// filters match against.
+type goroutine = gostack.Goroutine
+
+// smallGoroutineCount is the number of goroutines up to which a snapshot
+// records every goroutine ID (a full dump costs about a millisecond at this
+// size), so new goroutines are found by ID. Above it, the baseline is a
+// census of stacks and the full dump is taken only when the census grew.
+const smallGoroutineCount = 1000
+
+// goroutineState is a snapshot's view of the goroutines.
+type goroutineState struct {
+	census *gostack.Census
+	dump   []gostack.Goroutine // nil for a large process not described
+	ids    map[uint64]bool     // the IDs of dump
+	self   uint64              // the goroutine that took the snapshot
+}
+
+func takeGoroutines(describe bool) (*goroutineState, error) {
+	s := &goroutineState{self: gostack.CurrentID()}
+	c, err := gostack.TakeCensus()
+	if err != nil {
+		return nil, err
+	}
+	s.census = c
+	if describe || c.Len() <= smallGoroutineCount {
+		if err := s.takeDump(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *goroutineState) takeDump() error {
+	d, err := gostack.All()
+	if err != nil {
+		return err
+	}
+	s.dump = d
+	s.ids = make(map[uint64]bool, len(d))
+	for _, g := range d {
+		s.ids[g.ID] = true
+	}
+	return nil
+}
+
+// public converts the dump for Snapshot.Goroutines.
+func (s *goroutineState) public() []Goroutine {
+	out := make([]Goroutine, 0, len(s.dump))
+	for _, g := range s.dump {
+		out = append(out, publicGoroutine(g))
+	}
+	return out
+}
+
+func publicGoroutine(g gostack.Goroutine) Goroutine {
+	return Goroutine{ID: g.ID, State: g.State, Function: g.TopFunction(), CreatedBy: g.CreatedBy(), Labels: g.Labels, Stack: g.Raw}
+}
+
+// newGoroutines returns the goroutines of now that are not in base and not
+// the runtime's or the testing framework's, and how many of those it left
+// out. With none, base is ignored: every goroutine but the caller's counts
+// (goleak's VerifyNone). With a label, only goroutines the labeled census
+// counts under that test's name are candidates (parallel attribution).
+func newGoroutines(base, now *goroutineState, none bool, label string) ([]*goroutine, int, error) {
+	var candidates []gostack.Goroutine
+	switch {
+	case label != "":
+		lc, err := gostack.TakeLabeledCensus()
+		if err != nil {
+			return nil, 0, err
+		}
+		groups := lc.GroupsWithLabel(labelKey, label)
+		if len(groups) == 0 {
+			return nil, 0, nil
+		}
+		if now.dump == nil {
+			if err := now.takeDump(); err != nil {
+				return nil, 0, err
+			}
+		}
+		candidates = gostack.NewSince(groups, now.dump)
+	case none:
+		if now.dump == nil {
+			if err := now.takeDump(); err != nil {
+				return nil, 0, err
+			}
+		}
+		candidates = now.dump
+	case base.ids != nil:
+		if now.dump == nil {
+			if err := now.takeDump(); err != nil {
+				return nil, 0, err
+			}
+		}
+		for _, g := range now.dump {
+			if !base.ids[g.ID] {
+				candidates = append(candidates, g)
+			}
+		}
+	default:
+		growth := now.census.Growth(base.census)
+		if len(growth) == 0 {
+			return nil, 0, nil
+		}
+		if now.dump == nil {
+			if err := now.takeDump(); err != nil {
+				return nil, 0, err
+			}
+		}
+		candidates = gostack.NewSince(growth, now.dump)
+	}
+	var out []*goroutine
+	ignored := 0
+	for i := range candidates {
+		g := &candidates[i]
+		switch {
+		case g.ID == now.self || (base != nil && g.ID == base.self):
+			// The goroutine running the check, or the one that took the
+			// baseline, is the caller's, not a leak.
+		case gostack.RuntimeOwned(*g):
+			ignored++
+		default:
+			out = append(out, g)
+		}
+	}
+	return out, ignored, nil
+}
+
+// currentGoroutineIDs returns the IDs of every goroutine now, for IgnoreCurrent.
+func currentGoroutineIDs() (map[uint64]bool, error) {
+	d, err := gostack.All()
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[uint64]bool, len(d))
+	for _, g := range d {
+		ids[g.ID] = true
+	}
+	return ids, nil
+}
+
+// goroutineCategory groups leaked goroutines by where they are blocked and
+// what started them.
+func goroutineCategory(gs []*goroutine) Category {
+	c := Category{Resource: Goroutines}
+	byKey := map[string]*Group{}
+	var keys []string
+	sort.Slice(gs, func(i, j int) bool { return gs[i].ID < gs[j].ID })
+	for _, g := range gs {
+		key := fmt.Sprintf("%s [%s]", g.TopFunction(), g.State)
+		if cb := g.CreatedBy(); cb != "" {
+			key += ", created by " + cb
+		}
+		grp := byKey[key]
+		if grp == nil {
+			grp = &Group{Key: key}
+			byKey[key] = grp
+			keys = append(keys, key)
+		}
+		grp.Items = append(grp.Items, goroutineItem(g))
+	}
+	for _, k := range keys {
+		c.Groups = append(c.Groups, *byKey[k])
+	}
+	sortGroups(c.Groups)
+	return c
+}
+
+// goroutineItem renders one goroutine of a group: its ID, how long it has
+// waited, and where it is blocked.
+func goroutineItem(g *goroutine) string {
+	s := fmt.Sprintf("goroutine %d [%s", g.ID, g.State)
+	if g.Wait > 0 {
+		s += ", " + g.Wait.String()
+	}
+	s += "]"
+	if len(g.Frames) > 0 && g.Frames[0].File != "" {
+		s += fmt.Sprintf(" at %s:%d", g.Frames[0].File, g.Frames[0].Line)
+	}
+	return s
+}
+
+// stacks renders the full stacks of leaked goroutines for artifacts.
+func stacks(gs []*goroutine) string {
+	var b strings.Builder
+	for _, g := range gs {
+		b.WriteString(g.Raw)
+		b.WriteString("\n\n")
+	}
+	return b.String()
+}
