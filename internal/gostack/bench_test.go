@@ -101,6 +101,15 @@ func BenchmarkAll(b *testing.B) {
 	})
 }
 
+// BenchmarkIDs is the exact identity baseline: the dump, headers only.
+func BenchmarkIDs(b *testing.B) {
+	forSizes(b, func(b *testing.B) {
+		for b.Loop() {
+			IDs()
+		}
+	})
+}
+
 // BenchmarkParse is the parser alone, over a dump captured once per size.
 func BenchmarkParse(b *testing.B) {
 	forSizes(b, func(b *testing.B) {

@@ -3,6 +3,7 @@ package gostack
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,12 @@ func dump() string {
 	stackBufMu.Lock()
 	size := stackBufSize
 	stackBufMu.Unlock()
+	// A buffer runtime.Stack overflows costs a whole dump anyway (it walks
+	// every goroutine regardless), so start from an estimate: parked
+	// goroutines print 300 to 1000 bytes each.
+	if est := runtime.NumGoroutine() * 1024; est > size {
+		size = est
+	}
 	for {
 		buf := make([]byte, size)
 		n := runtime.Stack(buf, true)
@@ -64,19 +71,63 @@ func CurrentID() uint64 {
 	panic("gostack: cannot read the current goroutine's ID from runtime.Stack: " + string(buf[:n]))
 }
 
+// IDs returns the IDs of every goroutine of the current process, the
+// caller's included, sorted. It takes the same stop-the-world dump as All
+// but reads only the header lines, so it is the cheapest exact baseline of
+// goroutine identity (see BenchmarkIDs), for when the goroutine count makes
+// it affordable.
+func IDs() []uint64 {
+	text := dump()
+	var ids []uint64
+	for len(text) > 0 {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		rest, ok := strings.CutPrefix(line, "goroutine ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(rest, ' '); i > 0 {
+			if id, err := strconv.ParseUint(rest[:i], 10, 64); err == nil {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// NewSinceIDs returns the goroutines of dump whose ID is not in base (a
+// sorted list from IDs), sorted by ID: the exact answer to "what is new",
+// by identity.
+func NewSinceIDs(base []uint64, dump []Goroutine) []Goroutine {
+	var out []Goroutine
+	for _, g := range dump {
+		if _, found := slices.BinarySearch(base, g.ID); !found {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	return out
+}
+
 // NewSince returns the goroutines of dump that account for the growth a
 // census reported: for each group, up to Group.Count goroutines that match
-// it (Group.Matches), taken newest first (highest ID), each goroutine at
-// most once. The result is sorted by ID.
+// it (Group.Matches), each goroutine at most once, sorted by ID.
 //
-// When labels were printed in the dump (Go 1.26 with
-// GODEBUG=tracebacklabels=1, Go 1.27) and the census was labeled, a
-// goroutine must carry the group's labels too, and the pick is exact for
-// goroutines that carry a label no baseline goroutine had. Otherwise, when
-// a group grew from k to k+d goroutines, the d newest are reported: IDs are
-// handed out in increasing order (in batches of 16 per P), so these are the
-// goroutines created last, and their stacks are identical to the k older
-// ones by construction; only the ID printed may differ.
+// The pick is exact for a group whose stack (and labels, from a labeled
+// census compared with a dump that prints labels: Go 1.26 with
+// GODEBUG=tracebacklabels=1, Go 1.27) did not exist at the baseline, which
+// is the usual shape of a leak, and for goroutines carrying a label no
+// baseline goroutine had. When a stack grew from k > 0 to k+d goroutines,
+// the census cannot say which d are new: NewSince takes the d with the
+// highest IDs, which can name a pre-existing twin instead (IDs come from
+// per-P batches of 16, so ID order is not creation order). The stacks are
+// identical either way; only the IDs may be off. For exact identity there,
+// take a baseline with IDs and use NewSinceIDs.
 func NewSince(growth []Group, dump []Goroutine) []Goroutine {
 	byID := make([]int, len(dump))
 	for i := range byID {

@@ -35,6 +35,7 @@ func parked(t testing.TB, n int) (ids []uint64, release func()) {
 		once.Do(func() {
 			close(stop)
 			wg.Wait()
+			waitGone(t, ids)
 		})
 	}
 	t.Cleanup(release)
@@ -72,6 +73,20 @@ func waitParked(t testing.TB, ids []uint64) {
 	}
 }
 
+// waitGone polls until none of ids is alive: wg.Done runs before a
+// goroutine has quite finished.
+func waitGone(t testing.TB, ids []uint64) {
+	t.Helper()
+	waitFor(t, func() bool {
+		for _, id := range IDs() {
+			if _, found := slices.BinarySearch(ids, id); found {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 const parkHereFunc = "github.com/leakcheck/go/internal/gostack.parkHere"
 
 func TestCurrentID(t *testing.T) {
@@ -86,6 +101,29 @@ func TestCurrentID(t *testing.T) {
 	other := make(chan uint64)
 	go func() { other <- CurrentID() }()
 	assert.NotEqual(t, me, <-other)
+}
+
+func TestIDs(t *testing.T) {
+	ids, release := parked(t, 3)
+	all, err := All()
+	require.NoError(t, err)
+	got := IDs()
+	assert.True(t, slices.IsSorted(got))
+	for _, id := range append(ids, CurrentID()) {
+		assert.Contains(t, got, id)
+	}
+	var fromAll []uint64
+	for _, g := range all {
+		fromAll = append(fromAll, g.ID)
+	}
+	slices.Sort(fromAll)
+	assert.Equal(t, fromAll, got, "no goroutine started or ended in between")
+
+	release()
+	after := IDs()
+	for _, id := range ids {
+		assert.NotContains(t, after, id)
+	}
 }
 
 func TestAllFindsRealGoroutines(t *testing.T) {
@@ -149,7 +187,6 @@ func TestAllLabels(t *testing.T) {
 	}
 	t.Setenv("GODEBUG", "tracebacklabels=1")
 	stop := make(chan struct{})
-	defer close(stop)
 	idc := make(chan uint64)
 	pprof.Do(context.Background(), pprof.Labels("leakcheck.test", t.Name()), func(context.Context) {
 		go func() {
@@ -158,6 +195,8 @@ func TestAllLabels(t *testing.T) {
 		}()
 	})
 	id := <-idc
+	defer waitGone(t, []uint64{id})
+	defer close(stop)
 	all, err := All()
 	require.NoError(t, err)
 	g, ok := byID(all, id)
