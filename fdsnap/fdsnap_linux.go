@@ -166,38 +166,10 @@ func listDir(dir int, buf []byte) ([]int, error) {
 		if n <= 0 {
 			break
 		}
-		nums = appendDirentNums(nums, buf[:n])
+		nums = procfs.AppendDirentNumbers(nums, buf[:n])
 	}
 	slices.Sort(nums)
 	return nums, nil
-}
-
-// appendDirentNums decodes linux_dirent64 records and appends the names that
-// are descriptor numbers ("." and ".." are skipped).
-func appendDirentNums(nums []int, b []byte) []int {
-	const nameOff = 19 // d_ino u64, d_off s64, d_reclen u16, d_type u8
-	for len(b) >= nameOff {
-		reclen := int(b[16]) | int(b[17])<<8
-		if reclen < nameOff || reclen > len(b) {
-			break
-		}
-		n, ok := 0, false
-		for _, c := range b[nameOff:reclen] {
-			if c == 0 {
-				break
-			}
-			if c < '0' || c > '9' {
-				ok = false
-				break
-			}
-			n, ok = n*10+int(c-'0'), true
-		}
-		if ok {
-			nums = append(nums, n)
-		}
-		b = b[reclen:]
-	}
-	return nums
 }
 
 // describe reads one descriptor. ok is false when it was closed in the

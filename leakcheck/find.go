@@ -107,7 +107,7 @@ func (c *check) run() (*Report, error) {
 	start := time.Now()
 	sleep := time.Millisecond
 	for {
-		now, err := take(c.cfg, false)
+		now, err := take(c.cfg, pollLook)
 		if err != nil {
 			return nil, err
 		}
@@ -127,7 +127,7 @@ func (c *check) run() (*Report, error) {
 		}
 	}
 	// Look once more, with everything a report needs.
-	now, err := take(c.cfg, true)
+	now, err := take(c.cfg, describeLook)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func init() { _, _ = initialSnapshot() }
 
 func initialSnapshot() (*Snapshot, error) {
 	initial.once.Do(func() {
-		initial.snap, initial.err = take(&config{resources: FDs | Sockets | Threads}, false)
+		initial.snap, initial.err = take(&config{resources: FDs | Sockets | Threads}, baselineLook)
 		if initial.err == nil {
 			initial.snap.resources = AllResources
 		}

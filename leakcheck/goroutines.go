@@ -2,6 +2,9 @@ package leakcheck
 
 import (
 	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
 	"sort"
 	"strings"
 
@@ -32,28 +35,38 @@ func (g Goroutine) String() string {
 // filters match against.
 type goroutine = gostack.Goroutine
 
-// smallGoroutineCount is the number of goroutines up to which a snapshot
-// records every goroutine ID (a full dump costs about a millisecond at this
-// size), so new goroutines are found by ID. Above it, the baseline is a
-// census of stacks and the full dump is taken only when the census grew.
+// smallGoroutineCount is the number of goroutines up to which a check
+// compares goroutine IDs directly (a header-only dump costs tens of
+// microseconds at this size). Above it, a check first compares censuses of
+// stacks (runtime.GoroutineProfile, no stop-the-world text dump) and takes
+// the dump only when the census grew.
 const smallGoroutineCount = 1000
 
-// goroutineState is a snapshot's view of the goroutines.
+// goroutineState is a snapshot's view of the goroutines: the exact set of
+// IDs for a baseline, and whatever is cheapest for a later look.
 type goroutineState struct {
-	census *gostack.Census
-	dump   []gostack.Goroutine // nil for a large process not described
-	ids    map[uint64]bool     // the IDs of dump
-	self   uint64              // the goroutine that took the snapshot
+	created    uint64 // goroutines created since the process started (Go ≥ 1.26)
+	hasCreated bool
+	census     *gostack.Census     // taken when the process has many goroutines
+	ids        []uint64            // sorted; taken for a baseline, or lazily
+	dump       []gostack.Goroutine // taken when needed
+	self       uint64              // the goroutine that took the snapshot
 }
 
-func takeGoroutines(describe bool) (*goroutineState, error) {
+func takeGoroutines(baseline, describe bool) (*goroutineState, error) {
 	s := &goroutineState{self: gostack.CurrentID()}
-	c, err := gostack.TakeCensus()
-	if err != nil {
-		return nil, err
+	s.created, s.hasCreated = goroutinesCreated()
+	if runtime.NumGoroutine() > smallGoroutineCount {
+		c, err := gostack.TakeCensus()
+		if err != nil {
+			return nil, err
+		}
+		s.census = c
 	}
-	s.census = c
-	if describe || c.Len() <= smallGoroutineCount {
+	if baseline {
+		s.ids = gostack.IDs()
+	}
+	if describe {
 		if err := s.takeDump(); err != nil {
 			return nil, err
 		}
@@ -61,16 +74,30 @@ func takeGoroutines(describe bool) (*goroutineState, error) {
 	return s, nil
 }
 
+var createdSample = []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+var createdMu sync.Mutex
+
+// goroutinesCreated reads the runtime's count of goroutines ever created,
+// where the runtime has it (Go ≥ 1.26).
+func goroutinesCreated() (uint64, bool) {
+	createdMu.Lock()
+	defer createdMu.Unlock()
+	metrics.Read(createdSample)
+	if createdSample[0].Value.Kind() != metrics.KindUint64 {
+		return 0, false
+	}
+	return createdSample[0].Value.Uint64(), true
+}
+
 func (s *goroutineState) takeDump() error {
+	if s.dump != nil {
+		return nil
+	}
 	d, err := gostack.All()
 	if err != nil {
 		return err
 	}
 	s.dump = d
-	s.ids = make(map[uint64]bool, len(d))
-	for _, g := range d {
-		s.ids[g.ID] = true
-	}
 	return nil
 }
 
@@ -90,8 +117,8 @@ func publicGoroutine(g gostack.Goroutine) Goroutine {
 // newGoroutines returns the goroutines of now that are not in base and not
 // the runtime's or the testing framework's, and how many of those it left
 // out. With none, base is ignored: every goroutine but the caller's counts
-// (goleak's VerifyNone). With a label, only goroutines the labeled census
-// counts under that test's name are candidates (parallel attribution).
+// (goleak's VerifyNone). With a label, only goroutines carrying that test's
+// label are candidates (parallel attribution).
 func newGoroutines(base, now *goroutineState, none bool, label string) ([]*goroutine, int, error) {
 	var candidates []gostack.Goroutine
 	switch {
@@ -104,41 +131,33 @@ func newGoroutines(base, now *goroutineState, none bool, label string) ([]*gorou
 		if len(groups) == 0 {
 			return nil, 0, nil
 		}
-		if now.dump == nil {
-			if err := now.takeDump(); err != nil {
-				return nil, 0, err
-			}
+		if err := now.takeDump(); err != nil {
+			return nil, 0, err
 		}
 		candidates = gostack.NewSince(groups, now.dump)
+		if base != nil && base.ids != nil {
+			candidates = gostack.NewSinceIDs(base.ids, candidates)
+		}
 	case none:
-		if now.dump == nil {
-			if err := now.takeDump(); err != nil {
-				return nil, 0, err
-			}
+		if err := now.takeDump(); err != nil {
+			return nil, 0, err
 		}
 		candidates = now.dump
-	case base.ids != nil:
-		if now.dump == nil {
-			if err := now.takeDump(); err != nil {
-				return nil, 0, err
-			}
-		}
-		for _, g := range now.dump {
-			if !base.ids[g.ID] {
-				candidates = append(candidates, g)
-			}
-		}
 	default:
-		growth := now.census.Growth(base.census)
-		if len(growth) == 0 {
+		if base.hasCreated && now.hasCreated && now.created == base.created {
+			return nil, 0, nil // no goroutine was created since the baseline
+		}
+		if base.census != nil && now.census != nil {
+			if !now.census.Grew(base.census) {
+				return nil, 0, nil
+			}
+		} else if !hasNewID(base.ids, gostack.IDs()) {
 			return nil, 0, nil
 		}
-		if now.dump == nil {
-			if err := now.takeDump(); err != nil {
-				return nil, 0, err
-			}
+		if err := now.takeDump(); err != nil {
+			return nil, 0, err
 		}
-		candidates = gostack.NewSince(growth, now.dump)
+		candidates = gostack.NewSinceIDs(base.ids, now.dump)
 	}
 	var out []*goroutine
 	ignored := 0
@@ -155,6 +174,20 @@ func newGoroutines(base, now *goroutineState, none bool, label string) ([]*gorou
 		}
 	}
 	return out, ignored, nil
+}
+
+// hasNewID reports whether now (sorted) holds an ID that base (sorted) does not.
+func hasNewID(base, now []uint64) bool {
+	i := 0
+	for _, id := range now {
+		for i < len(base) && base[i] < id {
+			i++
+		}
+		if i == len(base) || base[i] != id {
+			return true
+		}
+	}
+	return false
 }
 
 // currentGoroutineIDs returns the IDs of every goroutine now, for IgnoreCurrent.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/leakcheck/go/fdsnap"
@@ -45,7 +46,7 @@ func Take(opts ...Option) (*Snapshot, error) {
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	return take(cfg, false)
+	return take(cfg, baselineLook)
 }
 
 func (c *config) err() error {
@@ -55,12 +56,26 @@ func (c *config) err() error {
 	return fmt.Errorf("leakcheck: %s", joinLines(c.misuse))
 }
 
+// runtimeFDs returns the Go runtime's descriptors, found once: the runtime
+// never closes them (see fdsnap.RuntimeFDs). The first call also makes the
+// runtime create its netpoller, before any baseline is taken.
+var runtimeFDs = sync.OnceValues(fdsnap.RuntimeFDs)
+
 // errTargetGone marks a target process that no longer exists.
 var errTargetGone = errors.New("target process is gone")
 
-// take collects one snapshot. With describe it also takes the costly
-// details (full goroutine stacks, fdinfo) that a report needs.
-func take(cfg *config, describe bool) (*Snapshot, error) {
+// A look is what a snapshot is for, which decides what it costs.
+type look uint8
+
+const (
+	baselineLook look = iota // a baseline: exact goroutine IDs, no details
+	pollLook                 // a settle poll: the cheapest that finds what is new
+	describeLook             // the verdict: full stacks and fdinfo for the report
+)
+
+// take collects one snapshot.
+func take(cfg *config, l look) (*Snapshot, error) {
+	describe := l == describeLook
 	s := &Snapshot{PID: cfg.pid, Time: time.Now(), resources: cfg.resources}
 	if s.PID == 0 {
 		s.PID = os.Getpid()
@@ -76,7 +91,7 @@ func take(cfg *config, describe bool) (*Snapshot, error) {
 		return false
 	}
 	if cfg.resources&Goroutines != 0 && cfg.pid == 0 {
-		g, err := takeGoroutines(describe)
+		g, err := takeGoroutines(l == baselineLook, describe)
 		if err != nil && !unsupported(Goroutines, err) {
 			return nil, fmt.Errorf("leakcheck: goroutines: %w", err)
 		}
@@ -84,7 +99,7 @@ func take(cfg *config, describe bool) (*Snapshot, error) {
 	}
 	if cfg.resources&(FDs|Sockets) != 0 {
 		if cfg.pid == 0 {
-			rt, err := fdsnap.RuntimeFDs()
+			rt, err := runtimeFDs()
 			if err == nil {
 				s.runtimeFDs = rt
 			}

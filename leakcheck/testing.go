@@ -64,7 +64,7 @@ func Check(t testing.TB, opts ...Option) {
 	name := t.Name()
 	w := openWindow(name)
 	label := labelTestGoroutine(name)
-	base, err := take(cfg, false)
+	base, err := take(cfg, baselineLook)
 	if err != nil {
 		w.close()
 		t.Errorf("leakcheck: cannot take the baseline: %v", err)

@@ -37,6 +37,9 @@ func benchPark(b *testing.B, n int) {
 func forSizes(b *testing.B, fn func(b *testing.B)) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			if testing.Short() && n > 10000 {
+				b.Skipf("%d goroutines: too slow for -short (CI runs benchmarks once with -short)", n)
+			}
 			benchPark(b, n)
 			b.ResetTimer()
 			fn(b)

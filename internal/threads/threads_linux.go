@@ -4,13 +4,85 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
+	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/leakcheck/go/internal/procfs"
 )
 
 var procFS = os.DirFS("/proc")
 
-func list(pid int) ([]Thread, error) { return ListFS(procFS, pid) }
+// list reads /proc/PID/task with a directory descriptor: one getdents for
+// the TIDs, then openat+read+close of each TID's comm relative to it, which
+// spares the path walk from /proc that ListFS pays per thread.
+func list(pid int) ([]Thread, error) {
+	dir, err := openRetry("/proc/"+procName(pid)+"/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, procErr(pid, err)
+	}
+	defer unix.Close(dir)
+	var tids []int
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Getdents(dir, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, procErr(pid, err)
+		}
+		if n <= 0 {
+			break
+		}
+		tids = procfs.AppendDirentNumbers(tids, buf[:n])
+	}
+	out := make([]Thread, 0, len(tids))
+	var comm [64]byte
+	for _, tid := range tids {
+		fd, err := openatRetry(dir, strconv.Itoa(tid)+"/comm", unix.O_RDONLY|unix.O_CLOEXEC)
+		if err != nil {
+			if isGone(err) {
+				continue // the thread exited after the directory was read
+			}
+			return nil, procErr(pid, err)
+		}
+		n, err := unix.Read(fd, comm[:])
+		unix.Close(fd)
+		if err != nil {
+			if isGone(err) {
+				continue
+			}
+			return nil, procErr(pid, err)
+		}
+		out = append(out, Thread{TID: tid, Name: ParseComm(comm[:n])})
+	}
+	if len(out) == 0 {
+		// Every thread went away: the process did.
+		return nil, procErr(pid, unix.ENOENT)
+	}
+	slices.SortFunc(out, func(a, b Thread) int { return a.TID - b.TID })
+	return out, nil
+}
+
+func openRetry(path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Open(path, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func openatRetry(dir int, path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Openat(dir, path, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
+}
 
 // count stats /proc/PID/task: its link count is 2 plus the number of
 // threads. That is one system call, against open+read+parse for status
