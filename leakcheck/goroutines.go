@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/metrics"
-	"sync"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/leakcheck/go/internal/gostack"
 )
