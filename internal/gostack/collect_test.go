@@ -112,17 +112,31 @@ func TestIDs(t *testing.T) {
 	for _, id := range append(ids, CurrentID()) {
 		assert.Contains(t, got, id)
 	}
-	var fromAll []uint64
+	// Other tests' goroutines may start or end meanwhile: IDs() must hold
+	// every goroutine present in dumps taken before and after it, and
+	// nothing that is in neither.
+	allAfter, err := All()
+	require.NoError(t, err)
+	before, after := map[uint64]bool{}, map[uint64]bool{}
 	for _, g := range all {
-		fromAll = append(fromAll, g.ID)
+		before[g.ID] = true
 	}
-	slices.Sort(fromAll)
-	assert.Equal(t, fromAll, got, "no goroutine started or ended in between")
+	for _, g := range allAfter {
+		after[g.ID] = true
+	}
+	for id := range before {
+		if after[id] {
+			assert.Contains(t, got, id, "present before and after IDs()")
+		}
+	}
+	for _, id := range got {
+		assert.True(t, before[id] || after[id], "goroutine %d is in neither dump", id)
+	}
 
 	release()
-	after := IDs()
+	afterRelease := IDs()
 	for _, id := range ids {
-		assert.NotContains(t, after, id)
+		assert.NotContains(t, afterRelease, id)
 	}
 }
 
