@@ -97,8 +97,15 @@ func (c *check) run() (*Report, error) {
 			return nil, err
 		}
 	}
-	if c.cfg.pid != 0 && base.PID != c.cfg.pid {
-		return nil, fmt.Errorf("leakcheck: the baseline describes pid %d but the check targets pid %d; take the baseline with the same WithPID option", base.PID, c.cfg.pid)
+	target := c.cfg.pid
+	if target == 0 {
+		target = os.Getpid()
+	}
+	if base.PID != target {
+		return nil, fmt.Errorf("leakcheck: the baseline describes pid %d but the check targets pid %d; take the baseline with the same WithPID option", base.PID, target)
+	}
+	if missing := c.cfg.resources &^ base.resources; c.base != nil && missing != 0 {
+		return nil, fmt.Errorf("leakcheck: the baseline was taken without %s; take it with the same WithResources option as the check", missing)
 	}
 	if !c.cfg.allowGCDuringSettle {
 		pauseGC()
@@ -144,7 +151,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 	for r, err := range now.unsupported {
 		f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: %v", r, err))
 	}
-	if c.cfg.resources&Goroutines != 0 && now.goroutines != nil && c.cfg.pid == 0 {
+	if c.cfg.resources&Goroutines != 0 && now.goroutines != nil && c.cfg.pid == 0 && (c.base == nil || base.goroutines != nil) {
 		gs, ignored, err := newGoroutines(base.goroutines, now.goroutines, c.base == nil, c.label)
 		if err != nil {
 			return nil, err
@@ -199,6 +206,10 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 		// A thread is identified by TID and name: a goroutine that locks an
 		// existing runtime thread and names it (prctl PR_SET_NAME) has made
 		// it the test's thread.
+		baseName := processThreadName()
+		if c.cfg.pid != 0 {
+			baseName = mainThreadName(base)
+		}
 		had := make(map[int]string, len(base.Threads))
 		for _, t := range base.Threads {
 			had[t.TID] = t.Name
@@ -207,11 +218,12 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			name, ok := had[t.TID]
 			switch {
 			case ok && name == t.Name:
-			case c.cfg.pid == 0 && t.Name == processThreadName():
+			case t.Name == baseName:
 				// A thread with the process's own name is one of the Go
-				// runtime's Ms: the runtime starts them on demand and
-				// never stops them, so they are not a test's leak.
-				f.ignored["runtime threads"]++
+				// runtime's Ms (or, in another program, a thread that
+				// never named itself): the runtime starts them on demand
+				// and never stops them, so they are not a test's leak.
+				f.ignored["unnamed runtime threads"]++
 			case !c.ignoreThread(t):
 				f.threads = append(f.threads, t)
 			}
@@ -317,6 +329,16 @@ var processName = func() string {
 }()
 
 func processThreadName() string { return processName }
+
+// mainThreadName is the name of the snapshot's main thread (TID = PID).
+func mainThreadName(s *Snapshot) string {
+	for _, t := range s.Threads {
+		if t.TID == s.PID {
+			return t.Name
+		}
+	}
+	return ""
+}
 
 // The garbage collector is paused while checks settle: a finalizer could
 // otherwise close an unreachable, leaked *os.File or net.Conn during the
