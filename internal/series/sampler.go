@@ -38,10 +38,6 @@ func (s Sampler) Sample() (Counts, error) {
 	if s.Goroutines && s.PID != 0 {
 		return nil, fmt.Errorf("series: goroutines can only be counted in the current process, not pid %d", s.PID)
 	}
-	c := Counts{FDs: 0, Sockets: 0, Threads: 0}
-	if s.Goroutines {
-		c[Goroutines] = runtime.NumGoroutine()
-	}
 	var (
 		fds *fdsnap.Snapshot
 		err error
@@ -54,16 +50,6 @@ func (s Sampler) Sample() (Counts, error) {
 	if err != nil {
 		return nil, err
 	}
-	byKind := map[fdsnap.Kind]int{}
-	for _, fd := range fds.FDs {
-		if fd.Kind != fdsnap.Socket { // sockets are counted by class below
-			byKind[fd.Kind]++
-		}
-	}
-	for kind, n := range byKind {
-		c[FDs] += n
-		c[FDs+"/"+kind.String()] = n
-	}
 	var socks map[sockstate.Class]int
 	if s.PID == 0 {
 		socks, err = sockstate.Count(sockstate.WithFDs(fds))
@@ -73,17 +59,42 @@ func (s Sampler) Sample() (Counts, error) {
 	if err != nil {
 		return nil, err
 	}
-	for class, n := range socks {
-		c[Sockets] += n
-		c[Sockets+"/"+class.String()] += n
-	}
 	ts, err := threads.List(s.PID)
 	if err != nil {
 		return nil, err
+	}
+	c := CountsOf(fds, socks, ts)
+	if s.Goroutines {
+		c[Goroutines] = runtime.NumGoroutine()
+	}
+	return c, nil
+}
+
+// CountsOf counts what full snapshots hold, with the keys Sample uses:
+// descriptors other than sockets by kind, sockets by class (as
+// sockstate's Count or Snapshot.Counts give them), threads by name. The
+// totals are always present.
+func CountsOf(fds *fdsnap.Snapshot, sockets map[sockstate.Class]int, ts []threads.Thread) Counts {
+	c := Counts{FDs: 0, Sockets: 0, Threads: 0}
+	if fds != nil {
+		byKind := map[fdsnap.Kind]int{}
+		for _, fd := range fds.FDs {
+			if fd.Kind != fdsnap.Socket { // sockets are counted by class
+				byKind[fd.Kind]++
+			}
+		}
+		for kind, n := range byKind {
+			c[FDs] += n
+			c[FDs+"/"+kind.String()] = n
+		}
+	}
+	for class, n := range sockets {
+		c[Sockets] += n
+		c[Sockets+"/"+class.String()] += n
 	}
 	for _, t := range ts {
 		c[Threads]++
 		c[Threads+"/"+t.Name]++
 	}
-	return c, nil
+	return c
 }

@@ -123,6 +123,11 @@ func warmupSkip(n int, warmup float64) int {
 	return skip
 }
 
+// WarmupSamples returns how many leading samples a warm-up share leaves out
+// of Stats: the share of the samples, rounded down, but always keeping two
+// for a slope.
+func (s *Series) WarmupSamples(warmup float64) int { return warmupSkip(len(s.Samples), warmup) }
+
 // CheckWarmup returns an error unless warmup is a share in [0, 1).
 func CheckWarmup(warmup float64) error {
 	if !(warmup >= 0 && warmup < 1) {
