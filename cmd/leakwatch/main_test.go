@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 //	leaky   every 20ms, leaves a TCP connection in CLOSE_WAIT and a deleted file open
 //	clean   does the same work and closes everything
 //	exit3   sleeps 300ms and exits with status 3
+//	hold    holds about $LEAKWATCH_TEST_HOLD descriptors, says "ready" and waits
 //	cycles  on each line of stdin, "leak" or "clean", does one such step and answers "ok"
 //
 // Children give up after a minute, so a failed test leaves nothing behind.
@@ -98,6 +99,20 @@ func child(role string) int {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	case "hold":
+		// Hold LEAKWATCH_TEST_HOLD descriptors in all (files, plus the
+		// listener and what the runtime has), for benchmarks.
+		want, _ := strconv.Atoi(os.Getenv("LEAKWATCH_TEST_HOLD"))
+		for i := 0; i < want-12; i++ {
+			f, err := os.Open(os.Args[0])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 8
+			}
+			kept = append(kept, f)
+		}
+		fmt.Println("ready")
+		select {}
 	case "exit3":
 		time.Sleep(300 * time.Millisecond)
 		return 3
