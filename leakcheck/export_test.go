@@ -4,4 +4,5 @@ package leakcheck
 var (
 	AllowGCDuringSettle = allowGCDuringSettle
 	TestDeadline        = testDeadline
+	SoakProgressEvery   = soakProgressEvery
 )
