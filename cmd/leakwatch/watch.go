@@ -43,7 +43,7 @@ const childGrace = 5 * time.Second
 var watched = leakcheck.WithResources(leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads)
 
 func runWatch(args []string, stdout, stderr io.Writer) int {
-	cfg := watchConfig{maxSlope: limits{}, maxGrowth: limits{}}
+	var cfg watchConfig
 	fs := flag.NewFlagSet("leakwatch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
