@@ -14,7 +14,6 @@ import (
 // limits is a threshold per category, with a default for the others: the
 // value of --max-slope, --max-growth and --tolerance.
 type limits struct {
-	name    string // the flag, for messages
 	global  float64
 	hasGlob bool
 	per     map[string]float64

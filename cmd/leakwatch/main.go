@@ -32,13 +32,12 @@
 //     snapshot is taken when the warm-up ends if --duration is set, else at
 //     the first sample; the last at the last sample.
 //
-// --max-slope and --max-growth set thresholds, either one for every category
-// ("0.5") or per category ("sockets=0.1,fds/eventfd=0"), or both ("1,
+// --max-slope and --max-growth set thresholds: one for every category
+// ("0.5"), per category ("sockets=0.1,fds/eventfd=0"), or both ("1,
 // threads=0"). A category's own threshold wins, then its resource's
 // ("sockets" covers "sockets/tcp CLOSE_WAIT"), then the one for every
-// category. Slopes are per second;
-// growth is end minus start. Repeating a flag adds to it. Without thresholds
-// leakwatch only reports.
+// category. Slopes are per second; growth is end minus start. Repeating a
+// flag adds to it. Without thresholds leakwatch only reports.
 //
 // --json FILE writes the samples, the summary, the exceeded thresholds and
 // the final diff (schema "leakwatch.watch/v1"; the samples follow
@@ -53,11 +52,11 @@
 // in a process group of its own, so a Ctrl-C in the terminal reaches
 // leakwatch alone: it takes its last samples while CMD is still alive, then
 // sends the group SIGTERM, and SIGKILL if it has not exited 5s later. The
-// same happens when --duration ends. If leakwatch itself dies, CMD gets
-// SIGTERM (Linux's parent-death signal). Because CMD is not in the
-// terminal's foreground group, a CMD that reads the terminal stops (SIGTTIN);
-// redirect its input. CMD's own exit status is printed but never becomes
-// leakwatch's.
+// same happens when --duration ends; a second Ctrl-C ends leakwatch at
+// once. If leakwatch itself dies, CMD gets SIGTERM (Linux's parent-death
+// signal). Because CMD is not in the terminal's foreground group, a CMD
+// that reads the terminal stops (SIGTTIN): redirect its input. CMD's own
+// exit status is printed but never becomes leakwatch's.
 //
 // # Snapshots
 //
@@ -66,8 +65,8 @@
 // FILE. leakwatch diff a.json b.json prints the counts of both and what b
 // holds that a did not, by identity, and fails when more new items than
 // --tolerance allows appeared in a category (default 0; "2" for every
-// category, or "fds/file=2,sockets=0"). Both snapshots must be of the same
-// process. The pattern it serves:
+// category, or "fds/file=2,sockets=0", a resource's covering its
+// categories). Both snapshots must be of the same process. The pattern it serves:
 //
 //	leakwatch snapshot -p "$(pidof lxd)" > before.json
 //	for i in 1 2 3 4 5; do lxc launch img c$i && lxc delete -f c$i; done

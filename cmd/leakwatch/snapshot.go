@@ -225,7 +225,7 @@ func init() {
 }
 
 func runDiff(args []string, stdout, stderr io.Writer) int {
-	tol := limits{name: "--tolerance"}
+	var tol limits
 	fs := flag.NewFlagSet("leakwatch diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

@@ -91,8 +91,8 @@ const watchSchema = "leakwatch.watch/v1"
 // jsonDiff is a leakcheck report: its text, its counts by category key,
 // and its items.
 type jsonDiff struct {
-	FromSeconds float64        `json:"from_seconds,omitempty"`
-	ToSeconds   float64        `json:"to_seconds,omitempty"`
+	FromSeconds float64        `json:"from_seconds"`
+	ToSeconds   float64        `json:"to_seconds"`
 	Text        string         `json:"text"`
 	Counts      map[string]int `json:"counts"`
 	Categories  []jsonCategory `json:"categories"`

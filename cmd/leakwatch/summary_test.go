@@ -30,7 +30,7 @@ func fixedResult(t *testing.T, slope, growth string) *result {
 			"threads": 4, "threads/server": 3, "threads/gc": 1,
 		})
 	}
-	maxSlope, maxGrowth := limits{name: "--max-slope"}, limits{name: "--max-growth"}
+	var maxSlope, maxGrowth limits
 	if slope != "" {
 		require.NoError(t, maxSlope.Set(slope))
 	}

@@ -43,7 +43,7 @@ const childGrace = 5 * time.Second
 var watched = leakcheck.WithResources(leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads)
 
 func runWatch(args []string, stdout, stderr io.Writer) int {
-	cfg := watchConfig{maxSlope: limits{name: "--max-slope"}, maxGrowth: limits{name: "--max-growth"}}
+	var cfg watchConfig
 	fs := flag.NewFlagSet("leakwatch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -87,7 +87,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	w := &watcher{cfg: cfg, stdout: stdout, stderr: stderr}
+	w := &watcher{cfg: cfg, stdout: stdout, stderr: stderr, stopSignals: stop}
 	if len(cfg.command) > 0 {
 		if err := w.start(); err != nil {
 			fmt.Fprintf(stderr, "leakwatch: starting %s: %v\n", cfg.command[0], err)
@@ -102,6 +102,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 type watcher struct {
 	cfg            watchConfig
 	stdout, stderr io.Writer
+	stopSignals    func() // after the first Ctrl-C, a second one ends leakwatch at once
 
 	pid     int
 	child   *exec.Cmd
@@ -250,6 +251,7 @@ func (w *watcher) watch(ctx context.Context) int {
 		case <-ticker.C:
 		case <-ctx.Done():
 			last = true // one more look while the target is still there
+			w.stopSignals()
 		case <-w.exited:
 			ended = "the process exited"
 		}
