@@ -15,7 +15,7 @@ import (
 // benchRun runs one benchmark of a compiled test binary in a fresh process
 // and returns its metrics by unit ("ns/op", "p50-ms", …).
 func benchRun(bin, pattern, benchtime string) (map[string]float64, error) {
-	argv := []string{bin, "-test.run=^$", "-test.bench=" + pattern, "-test.benchtime=" + benchtime, "-test.count=1"}
+	argv := []string{bin, "-test.run=^$", "-test.bench=" + pattern, "-test.benchtime=" + benchtime, "-test.count=1", "-test.benchmem"}
 	c := exec.Command(argv[0], argv[1:]...)
 	out, err := c.CombinedOutput()
 	if err != nil {
