@@ -373,6 +373,22 @@ func resumeGC() {
 	}
 }
 
+// lookOnce reports what the process holds now that base did not, in one
+// look with the details a report needs and no waiting: what live objects
+// hold in a cycle, the culprits at the end of a soak.
+func lookOnce(cfg *config, base *Snapshot) (*Report, error) {
+	c := &check{cfg: cfg, base: base, noSettle: true, deadline: time.Now()}
+	now, err := take(cfg, describeLook)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.diff(base, now)
+	if err != nil {
+		return nil, err
+	}
+	return c.report(base, now, f, 0)
+}
+
 // report describes what f found for a person and for code.
 func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) (*Report, error) {
 	r := &Report{Target: "this process", Waited: waited, tolerance: c.cfg.tolerance}
