@@ -143,7 +143,11 @@ func (c *check) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.report(base, now, f, time.Since(start))
+	waited := time.Since(start)
+	if c.noSettle {
+		waited = 0 // one look, no waiting
+	}
+	return c.report(base, now, f, waited)
 }
 
 // diff finds what now holds that base did not.
