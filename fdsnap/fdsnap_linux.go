@@ -399,6 +399,18 @@ func addDetail(pid int, fds []FD) {
 
 func count(pid int) (int, error) {
 	self := pid == 0 || pid == os.Getpid()
+	if self {
+		// fstat on the descriptor kept on /proc/self/fd spares the path
+		// walk: a few hundred nanoseconds, cheap enough to sample every
+		// iteration of a soak.
+		selfDir.Lock()
+		fd := selfDir.fd
+		selfDir.Unlock()
+		var st unix.Stat_t
+		if fd >= 0 && unix.Fstat(fd, &st) == nil && st.Size > 0 {
+			return int(st.Size) - 1, nil // less our own descriptor
+		}
+	}
 	p := "/proc/" + strconv.Itoa(pid) + "/fd"
 	if self {
 		p = "/proc/self/fd"

@@ -1,6 +1,7 @@
 package leakcheck_test
 
 import (
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -93,6 +94,42 @@ func BenchmarkGoleakVerifyNone(b *testing.B) {
 		goleak.VerifyNone(ft, goleak.IgnoreTopFunction("testing.(*B).run1"))
 		if ft.Failed() {
 			b.Fatal(ft.errorText())
+		}
+	}
+}
+
+// trivialCycle creates and destroys a pipe: the smallest real
+// create/destroy cycle (two descriptors).
+func trivialCycle(b *testing.B) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Close()
+	w.Close()
+}
+
+const soakCycles = 10000
+
+// BenchmarkSoakLoop is 10 000 trivial cycles with no sampling: the
+// baseline for BenchmarkSoakSampled.
+func BenchmarkSoakLoop(b *testing.B) {
+	for b.Loop() {
+		for range soakCycles {
+			trivialCycle(b)
+		}
+	}
+}
+
+// BenchmarkSoakSampled is the same 10 000 cycles under RunSoak: totals
+// sampled every iteration, per-category samples at the default interval,
+// full snapshots at start and end.
+func BenchmarkSoakSampled(b *testing.B) {
+	for b.Loop() {
+		rep, err := leakcheck.RunSoak(func(int) error { trivialCycle(b); return nil },
+			leakcheck.WithIterations(soakCycles))
+		if err != nil || rep.Leaked() {
+			b.Fatal(err, rep)
 		}
 	}
 }

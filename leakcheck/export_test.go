@@ -4,4 +4,9 @@ package leakcheck
 var (
 	AllowGCDuringSettle = allowGCDuringSettle
 	TestDeadline        = testDeadline
+	SoakProgressEvery   = soakProgressEvery
 )
+
+// ResetSaidOnce forgets which "said once" notes were logged, so a test can
+// observe one whatever ran before it.
+func ResetSaidOnce() { unsupportedOnce.Clear() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/threads"
 	"github.com/leakcheck/go/sockstate"
 )
 
@@ -97,8 +98,15 @@ func (c *check) run() (*Report, error) {
 			return nil, err
 		}
 	}
-	if c.cfg.pid != 0 && base.PID != c.cfg.pid {
-		return nil, fmt.Errorf("leakcheck: the baseline describes pid %d but the check targets pid %d; take the baseline with the same WithPID option", base.PID, c.cfg.pid)
+	target := c.cfg.pid
+	if target == 0 {
+		target = os.Getpid()
+	}
+	if base.PID != target {
+		return nil, fmt.Errorf("leakcheck: the baseline describes pid %d but the check targets pid %d; take the baseline with the same WithPID option", base.PID, target)
+	}
+	if missing := c.cfg.resources &^ base.resources; c.base != nil && missing != 0 {
+		return nil, fmt.Errorf("leakcheck: the baseline was taken without %s; take it with the same WithResources option as the check", missing)
 	}
 	if !c.cfg.allowGCDuringSettle {
 		pauseGC()
@@ -135,7 +143,11 @@ func (c *check) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.report(base, now, f, time.Since(start))
+	waited := time.Since(start)
+	if c.noSettle {
+		waited = 0 // one look, no waiting
+	}
+	return c.report(base, now, f, waited)
 }
 
 // diff finds what now holds that base did not.
@@ -144,7 +156,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 	for r, err := range now.unsupported {
 		f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: %v", r, err))
 	}
-	if c.cfg.resources&Goroutines != 0 && now.goroutines != nil && c.cfg.pid == 0 {
+	if c.cfg.resources&Goroutines != 0 && now.goroutines != nil && c.cfg.pid == 0 && (c.base == nil || base.goroutines != nil) {
 		gs, ignored, err := newGoroutines(base.goroutines, now.goroutines, c.base == nil, c.label)
 		if err != nil {
 			return nil, err
@@ -199,6 +211,10 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 		// A thread is identified by TID and name: a goroutine that locks an
 		// existing runtime thread and names it (prctl PR_SET_NAME) has made
 		// it the test's thread.
+		baseName := processThreadName()
+		if c.cfg.pid != 0 {
+			baseName = mainThreadName(base)
+		}
 		had := make(map[int]string, len(base.Threads))
 		for _, t := range base.Threads {
 			had[t.TID] = t.Name
@@ -207,11 +223,12 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			name, ok := had[t.TID]
 			switch {
 			case ok && name == t.Name:
-			case c.cfg.pid == 0 && t.Name == processThreadName():
+			case t.Name == baseName:
 				// A thread with the process's own name is one of the Go
-				// runtime's Ms: the runtime starts them on demand and
-				// never stops them, so they are not a test's leak.
-				f.ignored["runtime threads"]++
+				// runtime's Ms (or, in another program, a thread that
+				// never named itself): the runtime starts them on demand
+				// and never stops them, so they are not a test's leak.
+				f.ignored["unnamed runtime threads"]++
 			case !c.ignoreThread(t):
 				f.threads = append(f.threads, t)
 			}
@@ -292,7 +309,12 @@ var initial struct {
 	err  error
 }
 
-func init() { _, _ = initialSnapshot() }
+func init() {
+	// Open the descriptor threads.Count keeps on /proc/self/task before
+	// the first snapshot, so it is part of every baseline.
+	_, _ = threads.Count(0)
+	_, _ = initialSnapshot()
+}
 
 func initialSnapshot() (*Snapshot, error) {
 	initial.once.Do(func() {
@@ -317,6 +339,16 @@ var processName = func() string {
 }()
 
 func processThreadName() string { return processName }
+
+// mainThreadName is the name of the snapshot's main thread (TID = PID).
+func mainThreadName(s *Snapshot) string {
+	for _, t := range s.Threads {
+		if t.TID == s.PID {
+			return t.Name
+		}
+	}
+	return ""
+}
 
 // The garbage collector is paused while checks settle: a finalizer could
 // otherwise close an unreachable, leaked *os.File or net.Conn during the
@@ -343,6 +375,22 @@ func resumeGC() {
 	if gcPause.depth == 0 {
 		debug.SetGCPercent(gcPause.percent)
 	}
+}
+
+// lookOnce reports what the process holds now that base did not, in one
+// look with the details a report needs and no waiting: what live objects
+// hold in a cycle, the culprits at the end of a soak.
+func lookOnce(cfg *config, base *Snapshot) (*Report, error) {
+	c := &check{cfg: cfg, base: base, noSettle: true, deadline: time.Now()}
+	now, err := take(cfg, describeLook)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.diff(base, now)
+	if err != nil {
+		return nil, err
+	}
+	return c.report(base, now, f, 0)
 }
 
 // report describes what f found for a person and for code.

@@ -77,6 +77,7 @@ type config struct {
 	threadFilters    []func(Thread) bool
 	tolerance        map[Resource]int
 	cleanup          func(exitCode int)
+	soak             soakConfig
 	misuse           []string
 
 	// Test-only knobs.
@@ -84,7 +85,8 @@ type config struct {
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{resources: AllResources, timeout: DefaultTimeout}
+	c := &config{resources: AllResources, timeout: DefaultTimeout,
+		soak: soakConfig{interval: DefaultSampleInterval, warmup: DefaultWarmup}}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)

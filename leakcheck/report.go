@@ -2,6 +2,7 @@ package leakcheck
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -134,7 +135,11 @@ func (r *Report) String() string {
 			total += c.Count()
 			parts = append(parts, plural(c.Count(), c.Resource))
 		}
-		fmt.Fprintf(&b, "%d leaked", total)
+		if r.Leaked() {
+			fmt.Fprintf(&b, "%d leaked", total)
+		} else {
+			fmt.Fprintf(&b, "%d within the tolerance", total)
+		}
 		if r.Target != "this process" {
 			b.WriteString(" by " + r.Target)
 		}
@@ -158,12 +163,13 @@ func (r *Report) String() string {
 			} else {
 				fmt.Fprintf(&b, "\n  %s (%d):", g.Key, len(g.Items))
 			}
-			for i, item := range g.Items {
-				if i == maxItems && len(g.Items) > maxItems+1 {
-					fmt.Fprintf(&b, "\n      … and %d more", len(g.Items)-maxItems)
+			lines := collapse(g.Items)
+			for i, line := range lines {
+				if i == maxItems && len(lines) > maxItems+1 {
+					fmt.Fprintf(&b, "\n      … and %d more", len(lines)-maxItems)
 					break
 				}
-				b.WriteString("\n      " + item)
+				b.WriteString("\n      " + line)
 			}
 		}
 	}
@@ -171,6 +177,52 @@ func (r *Report) String() string {
 		b.WriteString("\nnote: " + u)
 	}
 	return b.String()
+}
+
+// itemNumber splits "fd 12 eventfd (count 0)" into "fd", "12" and
+// "eventfd (count 0)".
+var itemNumber = regexp.MustCompile(`^(fd|goroutine|thread) (\d+) (.+)$`)
+
+// collapse renders items that differ only in their number as one line:
+// "60 × eventfd (count 0): fds 15, 16, 17, 20, 21, 22, 25, 26, … and 52 more".
+func collapse(items []string) []string {
+	type run struct {
+		noun, rest string
+		nums       []string
+		item       string
+	}
+	var order []*run
+	byKey := map[string]*run{}
+	for _, it := range items {
+		m := itemNumber.FindStringSubmatch(it)
+		if m == nil {
+			order = append(order, &run{item: it})
+			continue
+		}
+		key := m[1] + "\x00" + m[3]
+		r := byKey[key]
+		if r == nil {
+			r = &run{noun: m[1], rest: m[3], item: it}
+			byKey[key] = r
+			order = append(order, r)
+		}
+		r.nums = append(r.nums, m[2])
+	}
+	lines := make([]string, 0, len(order))
+	for _, r := range order {
+		if len(r.nums) < 2 {
+			lines = append(lines, r.item)
+			continue
+		}
+		shown := r.nums
+		more := ""
+		if len(shown) > 8 {
+			more = fmt.Sprintf(", … and %d more", len(shown)-8)
+			shown = shown[:8]
+		}
+		lines = append(lines, fmt.Sprintf("%d × %s: %ss %s%s", len(r.nums), r.rest, r.noun, strings.Join(shown, ", "), more))
+	}
+	return lines
 }
 
 // plural renders "1 goroutine", "2 fds", "1 socket", "3 threads".

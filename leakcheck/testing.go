@@ -268,8 +268,7 @@ func setAttr(t testing.TB, rep *Report) {
 // writeArtifacts writes the full report under t.ArtifactDir when the test
 // binary runs with -artifacts (Go ≥ 1.26).
 func writeArtifacts(t testing.TB, rep *Report) {
-	f := flag.Lookup("test.artifacts")
-	if f == nil || f.Value.String() != "true" || !rep.Leaked() {
+	if lookupFlag("test.artifacts") != "true" || !rep.Leaked() {
 		return
 	}
 	ad, ok := t.(interface{ ArtifactDir() string })
@@ -280,6 +279,14 @@ func writeArtifacts(t testing.TB, rep *Report) {
 	if err := os.WriteFile(p, []byte(rep.String()+"\n\n"+rep.details()), 0o644); err != nil {
 		t.Logf("leakcheck: writing %s: %v", p, err)
 	}
+}
+
+// lookupFlag returns the value of a command-line flag, "" if undefined.
+func lookupFlag(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
 }
 
 // testingFlags name files the testing package itself opens (in

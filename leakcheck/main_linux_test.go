@@ -1,7 +1,13 @@
 package leakcheck_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"strings"
+
 	"net"
 	"os"
 	"os/signal"
@@ -29,6 +35,8 @@ func TestMain(m *testing.M) {
 		childFirstNetworkUse()
 	case "signal":
 		childSignal()
+	case "server":
+		childServer()
 	default:
 		fmt.Println("unknown LEAKCHECK_CHILD")
 		os.Exit(3)
@@ -73,4 +81,61 @@ func childSignal() {
 		os.Exit(1)
 	}
 	fmt.Println(rep)
+}
+
+// childServer is a tiny server in another process: each request opens a
+// file (kept open when LEAKCHECK_LEAKY=1) or starts a named OS thread
+// (left running when leaky). It prints its address and serves until stdin
+// closes.
+func childServer() {
+	leaky := os.Getenv("LEAKCHECK_LEAKY") == "1"
+	dir := os.Getenv("LEAKCHECK_DIR")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("listen:", err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr())
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	var kept []*os.File
+	n := 0
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		n++
+		switch strings.TrimSpace(line) {
+		case "open":
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("request-%d.log", n)))
+			if err == nil {
+				if leaky {
+					kept = append(kept, f)
+				} else {
+					f.Close()
+				}
+			}
+		case "thread":
+			started := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				name, _ := os.ReadFile("/proc/thread-self/comm")
+				setThreadName("raft-rpc-proc")
+				close(started)
+				if leaky {
+					select {} // the processor is never shut down
+				}
+				// Returning while locked ends the thread, unless it is the
+				// main thread, which the runtime keeps: restore its name.
+				setThreadName(strings.TrimSpace(string(name)))
+			}()
+			<-started
+		}
+		fmt.Fprintln(c, "ok")
+		c.Close()
+	}
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/leakcheck/go/internal/series"
+)
+
+// limits is a threshold per category, with a default for the others: the
+// value of --max-slope, --max-growth and --tolerance.
+type limits struct {
+	global  float64
+	hasGlob bool
+	per     map[string]float64
+}
+
+func (l *limits) String() string {
+	if l == nil {
+		return ""
+	}
+	var parts []string
+	if l.hasGlob {
+		parts = append(parts, strconv.FormatFloat(l.global, 'g', -1, 64))
+	}
+	for _, k := range slices.Sorted(maps.Keys(l.per)) {
+		parts = append(parts, k+"="+strconv.FormatFloat(l.per[k], 'g', -1, 64))
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses "0.5", "sockets=0.1,fds/eventfd=0" or a mix of both.
+func (l *limits) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return fmt.Errorf("empty item in %q: want N, or CATEGORY=N, separated by commas", v)
+		}
+		key, num, hasKey := strings.Cut(item, "=")
+		if !hasKey {
+			key, num = "", item
+		}
+		key = strings.TrimSpace(key)
+		n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < 0 {
+			return fmt.Errorf("%q: want a number ≥ 0, as in 0.5 or sockets=0.1", item)
+		}
+		if !hasKey {
+			l.global, l.hasGlob = n, true
+			continue
+		}
+		if err := checkKey(key); err != nil {
+			return err
+		}
+		if l.per == nil {
+			l.per = map[string]float64{}
+		}
+		l.per[key] = n
+	}
+	return nil
+}
+
+// checkKey accepts the category keys a watch produces.
+func checkKey(key string) error {
+	res, cat, sub := strings.Cut(key, "/")
+	switch {
+	case res != series.FDs && res != series.Sockets && res != series.Threads:
+		return fmt.Errorf("category %q: want fds, sockets or threads, or one of their categories such as fds/eventfd, \"sockets/tcp CLOSE_WAIT\", threads/NAME", key)
+	case sub && cat == "":
+		return fmt.Errorf("category %q: name the category after the slash, as in %s/…", key, res)
+	}
+	return nil
+}
+
+// limit returns the threshold for key: its own, else its resource's
+// ("sockets" for "sockets/tcp CLOSE_WAIT"), else the global one.
+func (l *limits) limit(key string) (float64, bool) {
+	if n, ok := l.per[key]; ok {
+		return n, true
+	}
+	res, _, _ := strings.Cut(key, "/")
+	if n, ok := l.per[res]; ok {
+		return n, true
+	}
+	return l.global, l.hasGlob
+}
+
+func (l *limits) set() bool { return l.hasGlob || len(l.per) > 0 }
+
+// keys returns the categories named explicitly, so they are judged even
+// when the series never saw them.
+func (l *limits) keys() []string { return slices.Sorted(maps.Keys(l.per)) }

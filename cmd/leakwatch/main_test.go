@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// The test binary plays three parts, chosen by environment variables:
+// leakwatch itself (runEnv: its arguments are leakwatch's), a child to be
+// watched (childEnv), or the tests.
+const (
+	runEnv   = "LEAKWATCH_TEST_RUN"
+	childEnv = "LEAKWATCH_TEST_CHILD"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runEnv) != "" {
+		os.Unsetenv(runEnv) // the command it starts is a child, not leakwatch
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if role := os.Getenv(childEnv); role != "" {
+		os.Exit(child(role))
+	}
+	os.Exit(m.Run())
+}
+
+// child runs a watched process:
+//
+//	leaky   every 20ms, leaves a TCP connection in CLOSE_WAIT and a deleted file open
+//	clean   does the same work and closes everything
+//	exit3   sleeps 300ms and exits with status 3
+//	hold    holds about $LEAKWATCH_TEST_HOLD descriptors, says "ready" and waits
+//	cycles  on each line of stdin, "leak" or "clean", does one such step and answers "ok"
+//
+// Children give up after a minute, so a failed test leaves nothing behind.
+func child(role string) int {
+	time.AfterFunc(time.Minute, func() { os.Exit(9) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 8
+	}
+	dir, err := os.MkdirTemp("", "leakwatch-child-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 8
+	}
+	defer os.RemoveAll(dir)
+	var kept []io.Closer // what a leaky step leaves open, reachable so no finalizer closes it
+	n := 0
+	step := func(leak bool) error {
+		n++
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		sc, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		sc.Close()
+		// EOF means the server's FIN arrived: the client is in CLOSE_WAIT.
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			return fmt.Errorf("want EOF from a closed peer, got %v", err)
+		}
+		name := filepath.Join(dir, "leak-"+strconv.Itoa(n))
+		f, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		os.Remove(name) // open and deleted: the streaming platform's leak
+		if leak {
+			kept = append(kept, c, f)
+			return nil
+		}
+		c.Close()
+		return f.Close()
+	}
+	switch role {
+	case "leaky", "clean":
+		for {
+			if err := step(role == "leaky"); err != nil {
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 8
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	case "hold":
+		// Hold LEAKWATCH_TEST_HOLD descriptors in all (files, plus the
+		// listener and what the runtime has), for benchmarks.
+		want, _ := strconv.Atoi(os.Getenv("LEAKWATCH_TEST_HOLD"))
+		for i := 0; i < want-12; i++ {
+			f, err := os.Open(os.Args[0])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 8
+			}
+			kept = append(kept, f)
+		}
+		fmt.Println("ready")
+		select {}
+	case "exit3":
+		time.Sleep(300 * time.Millisecond)
+		return 3
+	case "cycles":
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			if err := step(in.Text() == "leak"); err != nil {
+				fmt.Println("error:", err)
+				return 8
+			}
+			fmt.Println("ok")
+		}
+		_ = kept
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "child: unknown role", role)
+	return 8
+}
+
+// syncBuffer is a bytes.Buffer that a watched command's output can be
+// copied into while leakwatch writes to it too.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// leakwatch runs leakwatch in this process.
+func leakwatch(t *testing.T, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	status = run(args, &out, &errOut)
+	t.Logf("leakwatch %q → %d\n%s%s", args, status, out.String(), errOut.String())
+	return status, out.String(), errOut.String()
+}
+
+func golden(t *testing.T, name string, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -run %s -update to create it", t.Name())
+	require.Equal(t, string(want), got, "golden file %s; regenerate with go test -run %s -update", path, t.Name())
+}

@@ -1,0 +1,556 @@
+package leakcheck
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/series"
+	"github.com/leakcheck/go/internal/slope"
+	"github.com/leakcheck/go/internal/threads"
+)
+
+// Soak defaults.
+const (
+	DefaultSoakIterations = 1000                   // when neither WithIterations nor WithDuration is given
+	DefaultSampleInterval = 100 * time.Millisecond // between per-category samples
+	DefaultWarmup         = 0.2                    // share of the run left out of the slopes
+	DefaultMaxSlope       = 0.05                   // growth per iteration that fails a soak
+)
+
+// WithIterations makes a soak run op n times (DefaultSoakIterations if
+// neither this nor WithDuration is given). With both, the soak stops at
+// whichever comes first.
+func WithIterations(n int) Option {
+	return optionFunc(func(c *config) {
+		if n < 2 {
+			c.misuse = append(c.misuse, fmt.Sprintf("WithIterations(%d): a slope needs at least 2 iterations", n))
+			return
+		}
+		c.soak.iterations = n
+	})
+}
+
+// WithDuration makes a soak run op repeatedly for d.
+func WithDuration(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d <= 0 {
+			c.misuse = append(c.misuse, fmt.Sprintf("WithDuration(%v): want a positive duration", d))
+			return
+		}
+		c.soak.duration = d
+	})
+}
+
+// WithSampleInterval sets how often a soak takes a per-category sample
+// (descriptors by kind, sockets by protocol and state, threads by name);
+// DefaultSampleInterval otherwise. Totals are sampled every iteration
+// regardless: they cost a few hundred nanoseconds.
+func WithSampleInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d < 0 {
+			c.misuse = append(c.misuse, fmt.Sprintf("WithSampleInterval(%v): the interval cannot be negative", d))
+			return
+		}
+		c.soak.interval = d
+	})
+}
+
+// WithWarmup sets the leading share of a soak left out of the slopes
+// (DefaultWarmup): caches filling and pools growing to size at start-up are
+// not growth.
+func WithWarmup(share float64) Option {
+	return optionFunc(func(c *config) {
+		if err := series.CheckWarmup(share); err != nil {
+			c.misuse = append(c.misuse, fmt.Sprintf("WithWarmup(%v): %v", share, err))
+			return
+		}
+		c.soak.warmup = share
+	})
+}
+
+// WithMaxSlope sets the growth per iteration, in any category, that fails a
+// soak (DefaultMaxSlope). A leak of one socket per iteration has slope 1; a
+// cache that fills and then stays flat has slope 0 after the warm-up.
+func WithMaxSlope(perIteration float64) Option {
+	return optionFunc(func(c *config) {
+		if perIteration < 0 {
+			c.misuse = append(c.misuse, fmt.Sprintf("WithMaxSlope(%v): want a growth ≥ 0", perIteration))
+			return
+		}
+		c.soak.maxSlope = perIteration
+		c.soak.maxSlopeSet = true
+	})
+}
+
+// WithMaxGrowthPerMinute fails a soak when any category grows faster than
+// n per minute, for time-driven soaks (a monitor that checks every tick)
+// where a per-iteration figure means little. It applies in addition to
+// WithMaxSlope when that is given too.
+func WithMaxGrowthPerMinute(n float64) Option {
+	return optionFunc(func(c *config) {
+		if n < 0 {
+			c.misuse = append(c.misuse, fmt.Sprintf("WithMaxGrowthPerMinute(%v): want a growth ≥ 0", n))
+			return
+		}
+		c.soak.maxPerMinute = n
+		c.soak.maxPerMinuteSet = true
+	})
+}
+
+type soakConfig struct {
+	iterations      int
+	duration        time.Duration
+	interval        time.Duration
+	warmup          float64
+	maxSlope        float64
+	maxSlopeSet     bool
+	maxPerMinute    float64
+	maxPerMinuteSet bool
+	progress        func(string) // where progress lines go (the test log)
+	progressEvery   time.Duration
+}
+
+// Growth is what a soak found about one category: its counts and the
+// robust (Theil–Sen) slope fitted after the warm-up.
+type Growth struct {
+	Key          string  // "sockets/tcp CLOSE_WAIT", "fds/eventfd", "threads", "all fds"
+	Start, End   int     // counts after the warm-up and at the end
+	Max          int     // the largest count seen
+	PerIteration float64 // slope per iteration
+	PerMinute    float64 // slope per minute
+	Culprits     []string
+}
+
+// String renders "sockets/tcp CLOSE_WAIT +0.98/iteration (3 → 101, max 101)".
+func (g Growth) String() string {
+	return fmt.Sprintf("%s %+.2f/iteration, %+.1f/minute (%d → %d, max %d)", g.Key, g.PerIteration, g.PerMinute, g.Start, g.End, g.Max)
+}
+
+// SoakReport is what a soak found.
+type SoakReport struct {
+	Iterations int
+	Elapsed    time.Duration
+	Categories []Growth // every category sampled, in report order
+	Growing    []Growth // the categories over the tolerance: the verdict
+	End        *Report  // what the process held at the end that it did not at the start: the culprits
+
+	detail *series.Series
+	warmup float64
+}
+
+// Leaked reports whether any category grew faster than the tolerance.
+func (s *SoakReport) Leaked() bool { return len(s.Growing) > 0 }
+
+// Growth returns the category named key (as in Report.Counts, or "all fds"
+// for every descriptor sockets included), and whether it was sampled.
+func (s *SoakReport) Growth(key string) (Growth, bool) {
+	for _, g := range s.Categories {
+		if g.Key == key {
+			return g, true
+		}
+	}
+	return Growth{}, false
+}
+
+// String renders the verdict, one line per growing category with its
+// culprits, then a table of every category.
+func (s *SoakReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "leakcheck: soak of %d iterations in %s: ", s.Iterations, s.Elapsed.Round(time.Millisecond))
+	if !s.Leaked() {
+		b.WriteString("nothing grew")
+	} else {
+		fmt.Fprintf(&b, "%d growing:", len(s.Growing))
+		for _, g := range s.Growing {
+			b.WriteString("\n  " + g.String())
+			for i, c := range g.Culprits {
+				if i == 5 {
+					fmt.Fprintf(&b, "\n      … and %d more", len(g.Culprits)-5)
+					break
+				}
+				b.WriteString("\n      " + c)
+			}
+		}
+	}
+	if s.detail != nil && s.detail.Len() > 0 {
+		b.WriteString("\n")
+		var t strings.Builder
+		_ = series.WriteTable(&t, s.detail.Summary(s.warmup))
+		for _, line := range strings.Split(strings.TrimRight(t.String(), "\n"), "\n") {
+			b.WriteString("\n  " + line)
+		}
+	}
+	return b.String()
+}
+
+// WriteJSON writes the soak's per-category samples (schema
+// "leakcheck.series/v1", see cmd/leakwatch).
+func (s *SoakReport) WriteJSON(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := s.detail.WriteJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// WriteSVG draws the soak's per-category samples as a line chart.
+func (s *SoakReport) WriteSVG(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := s.detail.WriteSVG(f, series.ChartOptions{Warmup: s.warmup}); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// quickSeries keeps the per-iteration totals, thinned to at most maxQuick
+// points by dropping every other point and doubling the stride when full,
+// so a long soak keeps evenly spaced samples in bounded memory.
+type quickSeries struct {
+	stride int
+	iters  []float64
+	times  []float64 // seconds since start
+	vals   [3][]float64
+}
+
+const maxQuick = 4096
+
+var quickKeys = [3]string{"all fds", "threads", "goroutines"}
+
+func (q *quickSeries) add(i int, sec float64, v [3]float64) {
+	if q.stride == 0 {
+		q.stride = 1
+	}
+	if i%q.stride != 0 {
+		return
+	}
+	if len(q.iters) == maxQuick {
+		keep := func(s []float64) []float64 {
+			out := s[:0]
+			for j := 0; j < len(s); j += 2 {
+				out = append(out, s[j])
+			}
+			return out
+		}
+		q.iters, q.times = keep(q.iters), keep(q.times)
+		for k := range q.vals {
+			q.vals[k] = keep(q.vals[k])
+		}
+		q.stride *= 2
+		if i%q.stride != 0 {
+			return
+		}
+	}
+	q.iters = append(q.iters, float64(i))
+	q.times = append(q.times, sec)
+	for k := range v {
+		q.vals[k] = append(q.vals[k], v[k])
+	}
+}
+
+// RunSoak runs op repeatedly (see WithIterations, WithDuration), sampling
+// the process's totals every iteration and its per-category counts at an
+// interval, fits a robust slope to each category after a warm-up share, and
+// reports the categories that grow faster than the tolerance, with the
+// culprits from the difference between full snapshots taken at the start
+// and at the end. An error from op stops the soak and is returned.
+// Soak is the testing.TB form.
+func RunSoak(op func(i int) error, opts ...Option) (*SoakReport, error) {
+	cfg := newConfig(opts)
+	if op == nil {
+		cfg.misuse = append(cfg.misuse, "a soak needs an operation to repeat; got nil")
+	}
+	if cfg.cleanup != nil {
+		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain, not soaks")
+	}
+	if err := cfg.err(); err != nil {
+		return nil, err
+	}
+	return runSoak(cfg, op)
+}
+
+func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
+	sc := cfg.soak
+	if sc.iterations == 0 && sc.duration == 0 {
+		sc.iterations = DefaultSoakIterations
+	}
+	if !sc.maxSlopeSet && !sc.maxPerMinuteSet {
+		sc.maxSlope, sc.maxSlopeSet = DefaultMaxSlope, true
+	}
+	if sc.progressEvery == 0 {
+		sc.progressEvery = 5 * time.Second
+	}
+	base, err := take(cfg, baselineLook)
+	if err != nil {
+		return nil, err
+	}
+	sampler := series.Sampler{PID: cfg.pid, Goroutines: cfg.pid == 0 && cfg.resources&Goroutines != 0}
+	target := "this process"
+	if cfg.pid != 0 {
+		target = fmt.Sprintf("pid %d", cfg.pid)
+	}
+	detail := &series.Series{Target: target}
+	var quick quickSeries
+	sample := func(i int, now time.Time) error {
+		c, err := sampler.Sample()
+		if err != nil {
+			return targetErr(cfg.pid, err)
+		}
+		detail.Add(i, now, c)
+		return nil
+	}
+	start := time.Now()
+	if err := sample(0, start); err != nil {
+		return nil, err
+	}
+	lastSample, lastProgress := start, start
+	i := 0
+	for ; ; i++ {
+		if sc.iterations > 0 && i >= sc.iterations {
+			break
+		}
+		if sc.duration > 0 && time.Since(start) >= sc.duration {
+			break
+		}
+		if err := op(i); err != nil {
+			return nil, fmt.Errorf("leakcheck: soak iteration %d: %w", i, err)
+		}
+		now := time.Now()
+		v, err := quickCounts(cfg.pid)
+		if err != nil {
+			return nil, targetErr(cfg.pid, err)
+		}
+		quick.add(i+1, now.Sub(start).Seconds(), v)
+		if now.Sub(lastSample) >= sc.interval {
+			if err := sample(i+1, now); err != nil {
+				return nil, err
+			}
+			lastSample = now
+		}
+		if sc.progress != nil && now.Sub(lastProgress) >= sc.progressEvery {
+			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %.0f fds, %.0f threads, %.0f goroutines",
+				now.Sub(start).Round(time.Second), i+1, v[0], v[1], v[2]))
+			lastProgress = now
+		}
+	}
+	elapsed := time.Since(start)
+	if last := detail.Samples[len(detail.Samples)-1]; last.Iteration != i {
+		if err := sample(i, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	// The culprits: what the process holds now that it did not at the start.
+	end, err := lookOnce(cfg, base)
+	if err != nil {
+		return nil, err
+	}
+	rep := &SoakReport{Iterations: i, Elapsed: elapsed, End: end, detail: detail, warmup: sc.warmup}
+	for _, st := range detail.Summary(sc.warmup) {
+		if st.Key == series.Goroutines && cfg.resources&Goroutines == 0 {
+			continue
+		}
+		rep.Categories = append(rep.Categories, Growth{Key: st.Key, Start: st.Start, End: st.End, Max: st.Max,
+			PerIteration: st.PerIteration, PerMinute: st.PerSecond * 60})
+	}
+	rep.Categories = append(rep.Categories, quick.growth(sc.warmup, cfg)...)
+	for _, g := range rep.Categories {
+		if (sc.maxSlopeSet && g.PerIteration > sc.maxSlope) || (sc.maxPerMinuteSet && g.PerMinute > sc.maxPerMinute) {
+			rep.Growing = append(rep.Growing, g)
+		}
+	}
+	sortGrowth(rep.Growing)
+	// Name the culprits once, under the most specific growing category.
+	for i := range rep.Growing {
+		if !hasGrowingPart(rep.Growing, rep.Growing[i].Key) {
+			rep.Growing[i].Culprits = culprits(end, rep.Growing[i].Key)
+		}
+	}
+	return rep, nil
+}
+
+// quickCounts is the per-iteration sample: every descriptor, every thread,
+// every goroutine, each from one cheap call.
+func quickCounts(pid int) ([3]float64, error) {
+	var v [3]float64
+	var n int
+	var err error
+	if pid == 0 {
+		n, err = fdsnap.Count()
+	} else {
+		n, err = fdsnap.CountPID(pid)
+	}
+	if err != nil {
+		return v, err
+	}
+	v[0] = float64(n)
+	if n, err = threads.Count(pid); err != nil {
+		return v, err
+	}
+	v[1] = float64(n)
+	if pid == 0 {
+		v[2] = float64(runtime.NumGoroutine())
+	}
+	return v, nil
+}
+
+// growth fits the per-iteration totals. Only "all fds" is reported from
+// them: threads and goroutines come with the per-category samples too, and
+// per-iteration resolution matters most for descriptors.
+func (q *quickSeries) growth(warmup float64, cfg *config) []Growth {
+	n := len(q.iters)
+	if n < 2 {
+		return nil
+	}
+	skip := int(float64(n) * warmup)
+	if n-skip < 2 {
+		skip = n - 2
+	}
+	var out []Growth
+	for k, key := range quickKeys {
+		if k != 0 || cfg.resources&(FDs|Sockets) == 0 {
+			continue
+		}
+		vals := q.vals[k]
+		g := Growth{Key: key, Start: int(vals[skip]), End: int(vals[n-1])}
+		for _, v := range vals {
+			g.Max = max(g.Max, int(v))
+		}
+		if s, ok := slope.TheilSen(q.iters[skip:], vals[skip:]); ok {
+			g.PerIteration = s
+		}
+		if s, ok := slope.TheilSen(q.times[skip:], vals[skip:]); ok {
+			g.PerMinute = s * 60
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// culprits returns the items of the end report that belong to category key.
+func culprits(end *Report, key string) []string {
+	res, group, _ := strings.Cut(key, "/")
+	var out []string
+	for _, c := range end.Categories {
+		name := c.Resource.String()
+		if key == "all fds" {
+			if c.Resource != FDs && c.Resource != Sockets {
+				continue
+			}
+		} else if name != res {
+			continue
+		}
+		for _, g := range c.Groups {
+			if group == "" || g.Key == group {
+				out = append(out, g.Items...)
+			}
+		}
+	}
+	return out
+}
+
+// Soak runs op repeatedly in a test and fails it when a resource grows with
+// the iterations: a socket per health check, a thread per restart. It
+// samples the totals every iteration and per-category counts at an interval,
+// fits a robust (Theil–Sen) slope after a warm-up share, so a cache that
+// fills and stays flat passes while +1 per iteration fails even with noise,
+// and names the culprits:
+//
+//	leakcheck.Soak(t, func(i int) { monitor.CheckOnce() }, leakcheck.WithIterations(300))
+//
+// Long soaks log a progress line every few seconds. With -artifacts (Go ≥
+// 1.26) the samples are written to the test's artifact directory as
+// soak.json and soak.svg (a line chart per category).
+func Soak(t testing.TB, op func(i int), opts ...Option) *SoakReport {
+	t.Helper()
+	cfg := newConfig(opts)
+	if op == nil {
+		cfg.misuse = append(cfg.misuse, "Soak needs an operation to repeat; got nil")
+	}
+	if cfg.cleanup != nil {
+		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain, not soaks")
+	}
+	if err := cfg.err(); err != nil {
+		t.Errorf("%v", err)
+		return nil
+	}
+	cfg.soak.progress = func(s string) { t.Logf("%s", s) }
+	labelTestGoroutine(t.Name())
+	rep, err := runSoak(cfg, func(i int) error { op(i); return nil })
+	if err != nil {
+		t.Errorf("leakcheck: %v", err)
+		return nil
+	}
+	writeSoakArtifacts(t, rep)
+	summary, _, _ := strings.Cut(rep.String(), "\n")
+	t.Attr("leakcheck", strings.TrimPrefix(summary, "leakcheck: "))
+	if rep.Leaked() {
+		t.Errorf("%s", rep)
+	} else {
+		t.Logf("%s", rep)
+	}
+	return rep
+}
+
+func writeSoakArtifacts(t testing.TB, rep *SoakReport) {
+	f := lookupFlag("test.artifacts")
+	if f != "true" {
+		return
+	}
+	ad, ok := t.(interface{ ArtifactDir() string })
+	if !ok {
+		return
+	}
+	dir := ad.ArtifactDir()
+	for name, write := range map[string]func(string) error{"soak.json": rep.WriteJSON, "soak.svg": rep.WriteSVG} {
+		if err := write(filepath.Join(dir, name)); err != nil {
+			t.Logf("leakcheck: writing %s: %v", name, err)
+		}
+	}
+}
+
+// soakProgressEvery sets how often a soak logs progress (test-only).
+func soakProgressEvery(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.soak.progressEvery = d })
+}
+
+// sortGrowth orders categories by slope, steepest first, and at equal
+// slopes the most specific ("sockets/tcp CLOSE_WAIT") before its total.
+func sortGrowth(gs []Growth) {
+	sort.SliceStable(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if d := a.PerIteration - b.PerIteration; d > 0.005 || d < -0.005 {
+			return d > 0
+		}
+		return strings.Count(a.Key, "/") > strings.Count(b.Key, "/") || (a.Key != "all fds" && b.Key == "all fds")
+	})
+}
+
+// hasGrowingPart reports whether a category inside total key (a kind,
+// class or name under it; for "all fds" any fds or sockets category) is
+// growing too.
+func hasGrowingPart(gs []Growth, key string) bool {
+	for _, g := range gs {
+		switch {
+		case g.Key == key:
+		case key == "all fds" && (strings.HasPrefix(g.Key, "fds") || strings.HasPrefix(g.Key, "sockets")):
+			return true
+		case strings.HasPrefix(g.Key, key+"/"):
+			return true
+		}
+	}
+	return false
+}
