@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side comparison of a full fd + socket snapshot (sockstate.TakePID)
-# with lsof -p PID, ss -tanp and a bare readlink loop, at 1000 and 10000 TCP
-# sockets held by one process. Installs lsof and iproute2 with apt-get when
-# they are missing (needs root for that). Prints a markdown table.
+# The socket section of bench/run.sh alone: a full fd + socket snapshot
+# (sockstate.TakePID) against lsof -p PID, ss -tanp and a bare readlink
+# loop, at 1000 and 10000 TCP sockets held by one process. Installs lsof and
+# iproute2 with apt-get when they are missing (needs root for that). Prints
+# a markdown table.
 #
 #   bench/sockets.sh [-n 1000,10000] [-runs 9]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/out
-go build -o bench/out/sockcmp ./bench/sockcmp
-exec bench/out/sockcmp run "$@"
+go build -o bench/out/compare ./bench/compare
+exec bench/out/compare run -only sockets "$@"

@@ -3,6 +3,7 @@ package leakcheck_test
 import (
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,15 +15,20 @@ import (
 // parkGoroutines starts n goroutines blocked until the benchmark ends.
 func parkGoroutines(b *testing.B, n int) {
 	release := make(chan struct{})
-	started := make(chan struct{}, 1024)
+	var started, done sync.WaitGroup
+	started.Add(n)
+	done.Add(n)
 	for range n {
 		go func() {
-			started <- struct{}{}
+			defer done.Done()
+			started.Done()
 			<-release
 		}()
-		<-started
 	}
-	b.Cleanup(func() { close(release) })
+	started.Wait()
+	// Wait for them to exit, so the next benchmark does not measure their
+	// teardown.
+	b.Cleanup(func() { close(release); done.Wait() })
 }
 
 var goroutineSizes = []int{1000, 10000, 100000}

@@ -183,16 +183,7 @@ func runCycle(cfg *config, n int, createAll func(int) error, destroyAll func() e
 		return nil, fmt.Errorf("leakcheck: create: %w", err)
 	}
 	// What the live objects hold: one look, no waiting, with details.
-	look := &check{cfg: cfg, base: base, noSettle: true, deadline: time.Now()}
-	now, err := take(cfg, describeLook)
-	if err != nil {
-		return nil, err
-	}
-	f, err := look.diff(base, now)
-	if err != nil {
-		return nil, err
-	}
-	created, err := look.report(base, now, f, 0)
+	created, err := lookOnce(cfg, base)
 	if err != nil {
 		return nil, err
 	}

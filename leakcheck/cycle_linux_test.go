@@ -118,7 +118,7 @@ func TestCycleFixed(t *testing.T) {
 // A component with a lazily created global: the first create starts a
 // worker and opens a state file that live for the rest of the process. The
 // warm-up cycle absorbs them.
-var lazyGlobal struct {
+type lazyGlobal struct {
 	once sync.Once
 	stop chan struct{}
 	file *os.File
@@ -126,20 +126,21 @@ var lazyGlobal struct {
 
 func TestCycleLazySingletonPasses(t *testing.T) {
 	dir := t.TempDir()
+	var g lazyGlobal // the package-level variable of the code under test
 	defer func() {
-		if lazyGlobal.stop != nil {
-			close(lazyGlobal.stop)
-			lazyGlobal.file.Close()
+		if g.stop != nil {
+			close(g.stop)
+			g.file.Close()
 		}
 	}()
 	ft := newFakeT(t, t.Name())
 	rep := leakcheck.Cycle(ft, 10, func() func() {
-		lazyGlobal.once.Do(func() {
-			lazyGlobal.stop = make(chan struct{})
-			go func() { <-lazyGlobal.stop }()
+		g.once.Do(func() {
+			g.stop = make(chan struct{})
+			go func() { <-g.stop }()
 			f, err := os.Create(filepath.Join(dir, "state"))
 			require.NoError(t, err)
-			lazyGlobal.file = f
+			g.file = f
 		})
 		c1, c2 := net.Pipe()
 		return func() { c1.Close(); c2.Close() }

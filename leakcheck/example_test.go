@@ -73,3 +73,67 @@ func ExampleFind() {
 	// Output:
 	// true 3 3
 }
+
+// A cycle whose destroy step forgets every other object's file: what one
+// create costs, and what one cycle leaves behind.
+func ExampleFindCycle() {
+	var open, leaked []*os.File
+	createAll := func(n int) error {
+		for range n {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				return err
+			}
+			open = append(open, f)
+		}
+		return nil
+	}
+	destroyAll := func() error {
+		for i, f := range open {
+			if i%2 == 1 {
+				leaked = append(leaked, f) // the bug
+				continue
+			}
+			f.Close()
+		}
+		open = open[:0]
+		return nil
+	}
+	rep, err := leakcheck.FindCycle(10, createAll, destroyAll,
+		leakcheck.WithResources(leakcheck.FDs), leakcheck.WithTimeout(50*time.Millisecond))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	summary, _, _ := strings.Cut(rep.String(), "\n")
+	fmt.Println(summary)
+	fmt.Println(rep.PerCycle()["fds/chardev"])
+	for _, f := range leaked {
+		f.Close()
+	}
+	// Output:
+	// leakcheck: 10 create/destroy cycles: per create: +1 fd (1 chardev); after destroy: retained per cycle: 0.5 fds (0.5 chardev)
+	// 0.5
+}
+
+// A soak whose operation keeps one file open per iteration grows at one
+// descriptor per iteration; the verdict names the category and its slope.
+func ExampleRunSoak() {
+	var kept []*os.File
+	rep, err := leakcheck.RunSoak(func(int) error {
+		f, err := os.Open(os.DevNull)
+		kept = append(kept, f)
+		return err
+	}, leakcheck.WithIterations(50), leakcheck.WithResources(leakcheck.FDs))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	g, _ := rep.Growth("fds/chardev")
+	fmt.Printf("leaked: %v; %s grows %.2f per iteration\n", rep.Leaked(), g.Key, g.PerIteration)
+	for _, f := range kept {
+		f.Close()
+	}
+	// Output:
+	// leaked: true; fds/chardev grows 1.00 per iteration
+}

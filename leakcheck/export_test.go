@@ -6,3 +6,7 @@ var (
 	TestDeadline        = testDeadline
 	SoakProgressEvery   = soakProgressEvery
 )
+
+// ResetSaidOnce forgets which "said once" notes were logged, so a test can
+// observe one whatever ran before it.
+func ResetSaidOnce() { unsupportedOnce.Clear() }

@@ -143,7 +143,11 @@ func (c *check) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.report(base, now, f, time.Since(start))
+	waited := time.Since(start)
+	if c.noSettle {
+		waited = 0 // one look, no waiting
+	}
+	return c.report(base, now, f, waited)
 }
 
 // diff finds what now holds that base did not.
@@ -371,6 +375,22 @@ func resumeGC() {
 	if gcPause.depth == 0 {
 		debug.SetGCPercent(gcPause.percent)
 	}
+}
+
+// lookOnce reports what the process holds now that base did not, in one
+// look with the details a report needs and no waiting: what live objects
+// hold in a cycle, the culprits at the end of a soak.
+func lookOnce(cfg *config, base *Snapshot) (*Report, error) {
+	c := &check{cfg: cfg, base: base, noSettle: true, deadline: time.Now()}
+	now, err := take(cfg, describeLook)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.diff(base, now)
+	if err != nil {
+		return nil, err
+	}
+	return c.report(base, now, f, 0)
 }
 
 // report describes what f found for a person and for code.

@@ -64,6 +64,7 @@ func (s *server) request(t *testing.T, what string) {
 }
 
 func TestPIDLeakyServer(t *testing.T) {
+	leakcheck.ResetSaidOnce()
 	srv := startServer(t, true)
 	ft := runCheck(t, func() {
 		for range 3 {

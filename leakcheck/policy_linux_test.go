@@ -3,7 +3,9 @@ package leakcheck_test
 import (
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,14 +15,19 @@ import (
 	"github.com/leakcheck/go/leakcheck"
 )
 
-// leakUnreachableFile opens a file and drops the only reference to it: a
-// leak that a finalizer would close at the next garbage collection.
+// leakFile opens a file and returns it: the caller drops the reference to
+// make it a leak that a finalizer would close at the next collection.
 //
 //go:noinline
-func leakUnreachableFile(t *testing.T, dir string) string {
+func leakFile(t *testing.T, dir string) *os.File {
 	f, err := os.Create(filepath.Join(dir, "unreachable.log"))
 	require.NoError(t, err)
-	return f.Name()
+	return f
+}
+
+//go:noinline
+func leakUnreachableFile(t *testing.T, dir string) string {
+	return leakFile(t, dir).Name()
 }
 
 // churn allocates until stop is closed, so the garbage collector runs
@@ -40,13 +47,35 @@ func churn(stop chan struct{}) {
 	}
 }
 
+// waitGCPaused waits until the garbage collector is off (GOGC -1), as a
+// check turns it off when it starts settling.
+func waitGCPaused() {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	for {
+		metrics.Read(s)
+		if s[0].Value.Uint64() == ^uint64(0) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
 func TestFinalizerCannotHideALeak(t *testing.T) {
 	dir := t.TempDir()
 	stop := make(chan struct{})
 	var name string
 	ft := runCheck(t, func() {
-		name = leakUnreachableFile(t, dir)
-		go churn(stop)
+		var held atomic.Pointer[os.File]
+		held.Store(leakFile(t, dir))
+		name = held.Load().Name()
+		go func() {
+			// Once the check settles, drop the last reference and make
+			// garbage: without the pause a collection would run the
+			// file's finalizer and close it.
+			waitGCPaused()
+			held.Store(nil)
+			churn(stop)
+		}()
 	}, leakcheck.WithResources(leakcheck.FDs), leakcheck.WithTimeout(500*time.Millisecond))
 	close(stop)
 	msg := ft.errorText()

@@ -135,7 +135,11 @@ func (r *Report) String() string {
 			total += c.Count()
 			parts = append(parts, plural(c.Count(), c.Resource))
 		}
-		fmt.Fprintf(&b, "%d leaked", total)
+		if r.Leaked() {
+			fmt.Fprintf(&b, "%d leaked", total)
+		} else {
+			fmt.Fprintf(&b, "%d within the tolerance", total)
+		}
 		if r.Target != "this process" {
 			b.WriteString(" by " + r.Target)
 		}

@@ -354,16 +354,7 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		}
 	}
 	// The culprits: what the process holds now that it did not at the start.
-	look := &check{cfg: cfg, base: base, noSettle: true, deadline: time.Now()}
-	now, err := take(cfg, describeLook)
-	if err != nil {
-		return nil, err
-	}
-	f, err := look.diff(base, now)
-	if err != nil {
-		return nil, err
-	}
-	end, err := look.report(base, now, f, 0)
+	end, err := lookOnce(cfg, base)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sockstate
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -50,8 +51,8 @@ type collector struct {
 	pid       int // 0: the current process
 	countOnly bool
 
-	want    map[uint64]int              // socket inodes not yet described → lowest fd
-	pre     map[int][]sockdiag.InetSock // tables dumped ahead, by index in tables
+	want    map[uint64]int   // socket inodes not yet described → lowest fd
+	pre     map[int]*records // tables dumped ahead, by index in tables
 	sockets []Socket
 	counts  map[Class]int
 	orphans []Socket
@@ -64,15 +65,7 @@ func take(pid int, cfg config) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(c.sockets, func(a, b Socket) int {
-		switch {
-		case a.Inode < b.Inode:
-			return -1
-		case a.Inode > b.Inode:
-			return 1
-		}
-		return 0
-	})
+	c.sockets = byInode(c.sockets)
 	slices.SortFunc(c.orphans, func(a, b Socket) int {
 		if r := a.Local.Compare(b.Local); r != 0 {
 			return r
@@ -81,6 +74,29 @@ func take(pid int, cfg config) (*Snapshot, error) {
 	})
 	snap.Sockets, snap.Orphans = c.sockets, c.orphans
 	return snap, nil
+}
+
+// byInode returns socks sorted by inode. A Socket is large, so the sort
+// moves small keys and the sockets are copied once into place.
+func byInode(socks []Socket) []Socket {
+	less := func(a, b Socket) int { return cmp.Compare(a.Inode, b.Inode) }
+	if slices.IsSortedFunc(socks, less) {
+		return socks
+	}
+	type key struct {
+		ino uint64
+		i   int
+	}
+	keys := make([]key, len(socks))
+	for i := range socks {
+		keys[i] = key{socks[i].Inode, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Compare(a.ino, b.ino) })
+	out := make([]Socket, len(socks))
+	for j, k := range keys {
+		out[j] = socks[k.i]
+	}
+	return out
 }
 
 func count(pid int, cfg config) (map[Class]int, error) {
@@ -140,7 +156,13 @@ func collect(pid int, cfg config, countOnly bool) (*collector, *Snapshot, error)
 	} else if target := pidOrSelf(pid); fds.PID != target {
 		return nil, nil, fmt.Errorf("sockstate: WithFDs was given a snapshot of pid %d for a snapshot of pid %d: pass the fd snapshot of the same process", fds.PID, target)
 	}
-	c.want = make(map[uint64]int)
+	nsock := 0
+	for _, f := range fds.FDs {
+		if f.Kind == fdsnap.Socket {
+			nsock++
+		}
+	}
+	c.want = make(map[uint64]int, nsock)
 	for _, f := range fds.FDs {
 		if f.Kind != fdsnap.Socket {
 			continue
@@ -258,8 +280,10 @@ func refused(err error) bool {
 // back to /proc/PID/net for whatever netlink refuses.
 func (c *collector) viaNetlink(ns uint64) error {
 	for i, recs := range c.pre {
-		for j := range recs {
-			c.inetRecord(tables[i], &recs[j])
+		for _, chunk := range recs.chunks {
+			for j := range chunk {
+				c.inetRecord(tables[i], &chunk[j])
+			}
 		}
 		c.source("netlink")
 	}
@@ -359,20 +383,20 @@ func (c *collector) inetRecord(t table, s *sockdiag.InetSock) {
 // kernel's whole TCP hash (IPv4 and IPv6 sockets share it), so the others
 // are dumped only if a socket is still missing once the descriptors are
 // known.
-func (c *collector) predump(ns uint64) map[int][]sockdiag.InetSock {
+func (c *collector) predump(ns uint64) map[int]*records {
 	nl, err := openNetlink(c.pid, ns)
 	if err != nil {
 		return nil
 	}
 	defer nl.close()
-	pre := make(map[int][]sockdiag.InetSock)
+	pre := make(map[int]*records)
 	for i, t := range tables[:1] {
-		var recs []sockdiag.InetSock
+		recs := new(records)
 		seq := nl.next()
 		err := nl.dump(sockdiag.InetRequest(seq, t.family, t.protocol, c.states(t)), func(b []byte) (bool, error) {
 			return sockdiag.ParseInet(b, seq, func(s *sockdiag.InetSock) {
 				if s.Inode != 0 || c.cfg.orphans {
-					recs = append(recs, *s)
+					recs.add(s)
 				}
 			})
 		})
@@ -386,6 +410,21 @@ func (c *collector) predump(ns uint64) map[int][]sockdiag.InetSock {
 		}
 	}
 	return pre
+}
+
+// records holds dumped sockets in fixed-size chunks: a dump of tens of
+// thousands of sockets is then never copied to grow it.
+type records struct{ chunks [][]sockdiag.InetSock }
+
+const recordChunk = 1024
+
+func (r *records) add(s *sockdiag.InetSock) {
+	n := len(r.chunks)
+	if n == 0 || len(r.chunks[n-1]) == recordChunk {
+		r.chunks = append(r.chunks, make([]sockdiag.InetSock, 0, recordChunk))
+		n++
+	}
+	r.chunks[n-1] = append(r.chunks[n-1], *s)
 }
 
 func (c *collector) states(t table) uint32 {
