@@ -392,6 +392,17 @@ func CountPID(pid int) (int, error) {
 	return count(pid)
 }
 
+// IsSplicePipe reports whether fd, a pipe end of the current process, is one
+// of the pipes the standard library keeps in a pool for splice(2) when
+// io.Copy moves data between sockets and files (internal/poll sets their
+// buffer to 1 MiB, which is how they are told apart). The pool is emptied
+// by the garbage collector, not by the code that copied, so these pipes
+// outlive a test without being its leak. fd must come from a snapshot of
+// the current process; on other platforms it reports false.
+func IsSplicePipe(fd FD) bool {
+	return fd.Kind == Pipe && isSplicePipe(fd)
+}
+
 // RuntimeFDs returns the descriptors of the current process that the Go
 // runtime owns and never closes: the netpoller's eventpoll and eventfd, and
 // the cgroup CPU-limit files (cpu.max, cpu.cfs_quota_us, cpu.cfs_period_us)

@@ -634,3 +634,22 @@ func sigmaskNames(mask uint64) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// splicePipeSize is internal/poll's maxSpliceSize: the buffer size it gives
+// the pipes of its splice pool.
+const splicePipeSize = 1 << 20
+
+func isSplicePipe(fd FD) bool {
+	// The descriptor is ours: check it still is the same pipe, then its
+	// buffer size and that it is non-blocking, as newPipe makes them.
+	var st unix.Stat_t
+	if unix.Fstat(fd.Num, &st) != nil || st.Ino != fd.Ino || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return false
+	}
+	size, err := unix.FcntlInt(uintptr(fd.Num), unix.F_GETPIPE_SZ, 0)
+	if err != nil || size != splicePipeSize {
+		return false
+	}
+	fl, err := unix.FcntlInt(uintptr(fd.Num), unix.F_GETFL, 0)
+	return err == nil && fl&unix.O_NONBLOCK != 0
+}

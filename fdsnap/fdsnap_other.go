@@ -15,3 +15,5 @@ func take(int, config) (*Snapshot, error) { return nil, errUnsupported }
 func count(int) (int, error) { return 0, errUnsupported }
 
 func runtimeFDs() ([]FD, error) { return nil, errUnsupported }
+
+func isSplicePipe(FD) bool { return false }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -184,6 +186,8 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 				f.ignored["runtime fds"]++
 			case c.cfg.pid == 0 && isTestingFile(fd):
 				f.ignored["testing framework fds"]++
+			case c.cfg.pid == 0 && fdsnap.IsSplicePipe(fd):
+				f.ignored["pooled splice pipes"]++
 			case fd.Kind == fdsnap.Socket:
 				if c.cfg.resources&Sockets != 0 {
 					f.sockets = append(f.sockets, fd)
@@ -211,10 +215,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 		// A thread is identified by TID and name: a goroutine that locks an
 		// existing runtime thread and names it (prctl PR_SET_NAME) has made
 		// it the test's thread.
-		baseName := processThreadName()
-		if c.cfg.pid != 0 {
-			baseName = mainThreadName(base)
-		}
+		unnamed := base.unnamedThreads
 		had := make(map[int]string, len(base.Threads))
 		for _, t := range base.Threads {
 			had[t.TID] = t.Name
@@ -223,7 +224,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			name, ok := had[t.TID]
 			switch {
 			case ok && name == t.Name:
-			case t.Name == baseName:
+			case unnamed[t.Name]:
 				// A thread with the process's own name is one of the Go
 				// runtime's Ms (or, in another program, a thread that
 				// never named itself): the runtime starts them on demand
@@ -338,17 +339,42 @@ var processName = func() string {
 	return strings.TrimSuffix(string(b), "\n")
 }()
 
-func processThreadName() string { return processName }
-
-// mainThreadName is the name of the snapshot's main thread (TID = PID).
-func mainThreadName(s *Snapshot) string {
-	for _, t := range s.Threads {
-		if t.TID == s.PID {
-			return t.Name
+// unnamedThreadNames returns the names a thread of process pid (0: this
+// one) has when it never named itself: the kernel names a process after the
+// file it executed (as exec was given it, cut to 15 bytes), and new threads
+// inherit that name. The executable's own name and argv[0] are both
+// candidates, since exec may go through a link; for this process, the main
+// thread's name when leakcheck was initialised too. The main thread's
+// current name is not trusted for another process: a goroutine locked to
+// it may have renamed it.
+func unnamedThreadNames(pid int) map[string]bool {
+	names := map[string]bool{}
+	add := func(p string) {
+		if p == "" {
+			return
 		}
+		base := filepath.Base(p)
+		if len(base) > 15 {
+			base = base[:15]
+		}
+		names[base] = true
 	}
-	return ""
+	proc := "/proc/self"
+	if pid != 0 {
+		proc = "/proc/" + strconv.Itoa(pid)
+	} else if processName != "" {
+		names[processName] = true
+	}
+	if exe, err := os.Readlink(proc + "/exe"); err == nil {
+		add(strings.TrimSuffix(exe, " (deleted)"))
+	}
+	if b, err := os.ReadFile(proc + "/cmdline"); err == nil {
+		argv0, _, _ := strings.Cut(string(b), "\x00")
+		add(argv0)
+	}
+	return names
 }
+
 
 // The garbage collector is paused while checks settle: a finalizer could
 // otherwise close an unreachable, leaked *os.File or net.Conn during the

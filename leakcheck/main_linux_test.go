@@ -87,8 +87,21 @@ func childSignal() {
 // file (kept open when LEAKCHECK_LEAKY=1) or starts a named OS thread
 // (left running when leaky). It prints its address and serves until stdin
 // closes.
+func init() {
+	// Package inits run on the main thread: locking here keeps the main
+	// goroutine there, so the server can rename the main thread.
+	if os.Getenv("LEAKCHECK_RENAME_MAIN") == "1" {
+		runtime.LockOSThread()
+	}
+}
+
 func childServer() {
 	leaky := os.Getenv("LEAKCHECK_LEAKY") == "1"
+	if os.Getenv("LEAKCHECK_RENAME_MAIN") == "1" {
+		// The main thread carries the processors' name before any
+		// baseline, as when a processor's goroutine lands on it.
+		setThreadName("raft-rpc-proc")
+	}
 	dir := os.Getenv("LEAKCHECK_DIR")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -25,15 +25,16 @@ type server struct {
 	dir   string
 }
 
-func startServer(t *testing.T, leaky bool) *server {
+func startServer(t *testing.T, leaky bool, env ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
+	extra := env
 	cmd := exec.Command(os.Args[0])
-	env := []string{"LEAKCHECK_CHILD=server", "LEAKCHECK_DIR=" + dir, "GORACE=atexit_sleep_ms=0"}
+	env = []string{"LEAKCHECK_CHILD=server", "LEAKCHECK_DIR=" + dir, "GORACE=atexit_sleep_ms=0"}
 	if leaky {
 		env = append(env, "LEAKCHECK_LEAKY=1")
 	}
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), extra...)
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	out, err := cmd.StdoutPipe()
@@ -118,4 +119,18 @@ func TestPIDTargetExits(t *testing.T) {
 
 	_, err = leakcheck.Find(base)
 	assert.ErrorContains(t, err, "take the baseline with the same WithPID option", "a baseline of another process cannot be compared with this one")
+}
+
+// Threads named like the process's renamed main thread are still the
+// leak: "unnamed" means the executable's name, not the main thread's.
+func TestPIDThreadNamedLikeRenamedMainThread(t *testing.T) {
+	srv := startServer(t, true, "LEAKCHECK_RENAME_MAIN=1")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", srv.cmd.Process.Pid))
+	require.NoError(t, err)
+	require.Equal(t, "raft-rpc-proc\n", string(b), "the child renamed its main thread")
+	ft := runCheck(t, func() {
+		srv.request(t, "thread")
+		srv.request(t, "thread")
+	}, leakcheck.WithPID(srv.cmd.Process.Pid), leakcheck.WithResources(leakcheck.Threads), short)
+	assert.Contains(t, ft.errorText(), "raft-rpc-proc (2):")
 }

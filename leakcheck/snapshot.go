@@ -33,6 +33,9 @@ type Snapshot struct {
 	unsupported map[Resource]error
 	goroutines  *goroutineState // the collector's own view, for cheap comparisons
 	runtimeFDs  []fdsnap.FD
+	// unnamedThreads are the names of threads that never named themselves
+	// (a baseline's): new ones are the runtime's, not a leak.
+	unnamedThreads map[string]bool
 }
 
 // Take snapshots the resources the options select (all by default) of the
@@ -124,6 +127,9 @@ func take(cfg *config, l look) (*Snapshot, error) {
 		}
 	}
 	if cfg.resources&Threads != 0 {
+		if l == baselineLook {
+			s.unnamedThreads = unnamedThreadNames(cfg.pid)
+		}
 		ts, err := threads.List(cfg.pid)
 		switch {
 		case err == nil:

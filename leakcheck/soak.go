@@ -125,12 +125,23 @@ type Growth struct {
 	Max          int     // the largest count seen
 	PerIteration float64 // slope per iteration
 	PerMinute    float64 // slope per minute
-	Culprits     []string
+	// Culprits are the items of SoakReport.End in this category, for the
+	// categories in Growing (under the most specific one when a total and
+	// its part both grow).
+	Culprits []string
+
+	timed bool // the soak ran long enough (or by time) for a per-minute figure to mean something
 }
 
-// String renders "sockets/tcp CLOSE_WAIT +0.98/iteration (3 → 101, max 101)".
+// String renders "sockets/tcp CLOSE_WAIT +0.98/iteration (3 → 101, max
+// 101)", with the per-minute slope too when the soak ran for at least ten
+// seconds or by time.
 func (g Growth) String() string {
-	return fmt.Sprintf("%s %+.2f/iteration, %+.1f/minute (%d → %d, max %d)", g.Key, g.PerIteration, g.PerMinute, g.Start, g.End, g.Max)
+	rate := fmt.Sprintf("%+.2f/iteration", g.PerIteration)
+	if g.timed {
+		rate += fmt.Sprintf(", %+.1f/minute", g.PerMinute)
+	}
+	return fmt.Sprintf("%s %s (%d → %d, max %d)", g.Key, rate, g.Start, g.End, g.Max)
 }
 
 // SoakReport is what a soak found.
@@ -367,7 +378,16 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 			PerIteration: st.PerIteration, PerMinute: st.PerSecond * 60})
 	}
 	rep.Categories = append(rep.Categories, quick.growth(sc.warmup, cfg)...)
+	timed := elapsed >= 10*time.Second || sc.duration > 0 || sc.maxPerMinuteSet
+	for i := range rep.Categories {
+		rep.Categories[i].timed = timed
+	}
 	for _, g := range rep.Categories {
+		if runtimeThreads(g.Key, base.unnamedThreads) {
+			// Threads that never named themselves are the runtime's
+			// (Go's Ms come and go with load): shown, never a verdict.
+			continue
+		}
 		if (sc.maxSlopeSet && g.PerIteration > sc.maxSlope) || (sc.maxPerMinuteSet && g.PerMinute > sc.maxPerMinute) {
 			rep.Growing = append(rep.Growing, g)
 		}
@@ -438,6 +458,16 @@ func (q *quickSeries) growth(warmup float64, cfg *config) []Growth {
 		out = append(out, g)
 	}
 	return out
+}
+
+// runtimeThreads reports whether a soak category counts threads that never
+// named themselves: the total, or a name in unnamed.
+func runtimeThreads(key string, unnamed map[string]bool) bool {
+	if key == series.Threads {
+		return true
+	}
+	name, ok := strings.CutPrefix(key, series.Threads+"/")
+	return ok && unnamed[name]
 }
 
 // culprits returns the items of the end report that belong to category key.
