@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -374,7 +374,6 @@ func unnamedThreadNames(pid int) map[string]bool {
 	}
 	return names
 }
-
 
 // The garbage collector is paused while checks settle: a finalizer could
 // otherwise close an unreachable, leaked *os.File or net.Conn during the
