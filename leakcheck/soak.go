@@ -181,9 +181,10 @@ func (s *SoakReport) String() string {
 		fmt.Fprintf(&b, "%d growing:", len(s.Growing))
 		for _, g := range s.Growing {
 			b.WriteString("\n  " + g.String())
-			for i, c := range g.Culprits {
-				if i == 5 {
-					fmt.Fprintf(&b, "\n      … and %d more", len(g.Culprits)-5)
+			lines := collapse(g.Culprits)
+			for i, c := range lines {
+				if i == 5 && len(lines) > 6 {
+					fmt.Fprintf(&b, "\n      … and %d more", len(lines)-5)
 					break
 				}
 				b.WriteString("\n      " + c)
@@ -484,8 +485,20 @@ func culprits(end *Report, key string) []string {
 			continue
 		}
 		for _, g := range c.Groups {
-			if group == "" || g.Key == group {
+			if group != "" && g.Key != group {
+				continue
+			}
+			if c.Resource != Goroutines {
 				out = append(out, g.Items...)
+				continue
+			}
+			// "goroutine 12 net/http.(*persistConn).readLoop [select],
+			// created by …": the function names the culprit.
+			for _, it := range g.Items {
+				if m := itemNumber.FindStringSubmatch(it); m != nil {
+					it = m[1] + " " + m[2] + " " + g.Key
+				}
+				out = append(out, it)
 			}
 		}
 	}
