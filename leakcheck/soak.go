@@ -2,6 +2,7 @@ package leakcheck
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,7 +14,6 @@ import (
 	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/internal/slope"
-	"github.com/leakcheck/go/internal/threads"
 )
 
 // Soak defaults.
@@ -50,8 +50,11 @@ func WithDuration(d time.Duration) Option {
 
 // WithSampleInterval sets how often a soak takes a per-category sample
 // (descriptors by kind, sockets by protocol and state, threads by name);
-// DefaultSampleInterval otherwise. Totals are sampled every iteration
-// regardless: they cost a few hundred nanoseconds.
+// DefaultSampleInterval otherwise. Totals (every descriptor, every
+// goroutine) are sampled between iterations regardless, with one system
+// call: every iteration when an iteration takes longer than about 25 µs,
+// every few iterations for cheaper ones, so that sampling stays within 2%
+// of the run.
 func WithSampleInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d < 0 {
@@ -230,24 +233,27 @@ func (s *SoakReport) WriteSVG(path string) error {
 }
 
 // quickSeries keeps the per-iteration totals, thinned to at most maxQuick
-// points by dropping every other point and doubling the stride when full,
-// so a long soak keeps evenly spaced samples in bounded memory.
+// points: when full it drops every other point and from then on keeps every
+// other point offered (then every fourth, …), so a long soak keeps evenly
+// spaced samples in bounded memory.
 type quickSeries struct {
-	stride int
-	iters  []float64
-	times  []float64 // seconds since start
-	vals   [3][]float64
+	keepEvery int // keep one offered point in keepEvery
+	offered   int
+	iters     []float64
+	times     []float64 // seconds since start
+	vals      [3][]float64
 }
 
 const maxQuick = 4096
 
-var quickKeys = [3]string{"all fds", "threads", "goroutines"}
+var quickKeys = [3]string{"all fds", "", "goroutines"}
 
 func (q *quickSeries) add(i int, sec float64, v [3]float64) {
-	if q.stride == 0 {
-		q.stride = 1
+	if q.keepEvery == 0 {
+		q.keepEvery = 1
 	}
-	if i%q.stride != 0 {
+	q.offered++
+	if q.offered%q.keepEvery != 0 {
 		return
 	}
 	if len(q.iters) == maxQuick {
@@ -262,16 +268,30 @@ func (q *quickSeries) add(i int, sec float64, v [3]float64) {
 		for k := range q.vals {
 			q.vals[k] = keep(q.vals[k])
 		}
-		q.stride *= 2
-		if i%q.stride != 0 {
-			return
-		}
+		q.keepEvery *= 2
+		q.offered = 0
+		return
 	}
 	q.iters = append(q.iters, float64(i))
 	q.times = append(q.times, sec)
 	for k := range v {
 		q.vals[k] = append(q.vals[k], v[k])
 	}
+}
+
+// sampleBudget is the share of the operation's own time the per-iteration
+// sampling may take: for operations cheaper than its system call, the
+// totals are sampled every few iterations instead of every one.
+const sampleBudget = 0.02
+
+// nextStride returns how many iterations to let pass between per-iteration
+// samples so that sampling costs about sampleBudget of the operation.
+func nextStride(opNanos, sampleNanos float64) int {
+	if opNanos <= 0 {
+		return 1
+	}
+	k := int(math.Ceil(sampleNanos / (sampleBudget * opNanos)))
+	return min(max(k, 1), 64)
 }
 
 // RunSoak runs op repeatedly (see WithIterations, WithDuration), sampling
@@ -330,23 +350,44 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		return nil, err
 	}
 	lastSample, lastProgress := start, start
+	// Running averages of what one operation and one per-iteration sample
+	// cost, to keep sampling within its budget.
+	var opNanos, sampleNanos float64
+	avg := func(a *float64, d time.Duration) {
+		if *a == 0 {
+			*a = float64(d)
+		} else {
+			*a += (float64(d) - *a) / 16
+		}
+	}
+	stride := 1
+	var v [3]float64
+	before := time.Now()
 	i := 0
 	for ; ; i++ {
 		if sc.iterations > 0 && i >= sc.iterations {
 			break
 		}
-		if sc.duration > 0 && time.Since(start) >= sc.duration {
+		if sc.duration > 0 && before.Sub(start) >= sc.duration {
 			break
 		}
 		if err := op(i); err != nil {
 			return nil, fmt.Errorf("leakcheck: soak iteration %d: %w", i, err)
 		}
 		now := time.Now()
-		v, err := quickCounts(cfg.pid)
-		if err != nil {
-			return nil, targetErr(cfg.pid, err)
+		avg(&opNanos, now.Sub(before))
+		if (i+1)%stride == 0 || i+1 == sc.iterations {
+			var err error
+			if v, err = quickCounts(cfg.pid); err != nil {
+				return nil, targetErr(cfg.pid, err)
+			}
+			quick.add(i+1, now.Sub(start).Seconds(), v)
+			after := time.Now()
+			avg(&sampleNanos, after.Sub(now))
+			stride = nextStride(opNanos, sampleNanos)
+			now = after
 		}
-		quick.add(i+1, now.Sub(start).Seconds(), v)
+		before = now
 		if now.Sub(lastSample) >= sc.interval {
 			if err := sample(i+1, now); err != nil {
 				return nil, err
@@ -354,8 +395,9 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 			lastSample = now
 		}
 		if sc.progress != nil && now.Sub(lastProgress) >= sc.progressEvery {
-			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %.0f fds, %.0f threads, %.0f goroutines",
-				now.Sub(start).Round(time.Second), i+1, v[0], v[1], v[2]))
+			threadCount := detail.Samples[len(detail.Samples)-1].Counts[series.Threads]
+			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %.0f fds, %d threads, %.0f goroutines",
+				now.Sub(start).Round(time.Second), i+1, v[0], threadCount, v[2]))
 			lastProgress = now
 		}
 	}
@@ -403,8 +445,10 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	return rep, nil
 }
 
-// quickCounts is the per-iteration sample: every descriptor, every thread,
-// every goroutine, each from one cheap call.
+// quickCounts is the per-iteration sample: every descriptor (one fstat)
+// and every goroutine (no system call). Threads change slowly and come with
+// the per-category samples; leaving them out here keeps the per-iteration
+// cost to one system call.
 func quickCounts(pid int) ([3]float64, error) {
 	var v [3]float64
 	var n int
@@ -418,10 +462,6 @@ func quickCounts(pid int) ([3]float64, error) {
 		return v, err
 	}
 	v[0] = float64(n)
-	if n, err = threads.Count(pid); err != nil {
-		return v, err
-	}
-	v[1] = float64(n)
 	if pid == 0 {
 		v[2] = float64(runtime.NumGoroutine())
 	}

@@ -3,6 +3,7 @@ package slope
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,4 +70,28 @@ func TestIntercept(t *testing.T) {
 	x, y := series(50, func(i int) float64 { return 7 + 3*float64(i) })
 	s, _ := TheilSen(x, y)
 	assert.InDelta(t, 7, Intercept(x, y, s), 1e-9)
+}
+
+func TestMedianAgreesWithSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for n := 1; n < 300; n++ {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = float64(r.IntN(20)) // many ties, the hard case for selection
+		}
+		sorted := append([]float64(nil), v...)
+		slices.Sort(sorted)
+		want := sorted[n/2]
+		if n%2 == 0 {
+			want = (sorted[n/2-1] + sorted[n/2]) / 2
+		}
+		assert.Equal(t, want, median(v), "n=%d", n)
+	}
+}
+
+func BenchmarkTheilSen(b *testing.B) {
+	x, y := series(4096, func(i int) float64 { return float64(i % 7) })
+	for b.Loop() {
+		TheilSen(x, y)
+	}
 }
