@@ -348,6 +348,16 @@ var processName = func() string {
 // current name is not trusted for another process: a goroutine locked to
 // it may have renamed it.
 func unnamedThreadNames(pid int) map[string]bool {
+	if pid == 0 {
+		return selfUnnamedThreads()
+	}
+	return readUnnamedThreadNames(pid)
+}
+
+// selfUnnamedThreads is unnamedThreadNames(0), which cannot change.
+var selfUnnamedThreads = sync.OnceValue(func() map[string]bool { return readUnnamedThreadNames(0) })
+
+func readUnnamedThreadNames(pid int) map[string]bool {
 	names := map[string]bool{}
 	add := func(p string) {
 		if p == "" {

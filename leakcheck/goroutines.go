@@ -50,11 +50,10 @@ type goroutineState struct {
 	census     *gostack.Census     // taken when the process has many goroutines
 	ids        []uint64            // sorted; taken for a baseline, or lazily
 	dump       []gostack.Goroutine // taken when needed
-	self       uint64              // the goroutine that took the snapshot
 }
 
 func takeGoroutines(baseline, describe bool) (*goroutineState, error) {
-	s := &goroutineState{self: gostack.CurrentID()}
+	s := &goroutineState{}
 	s.created, s.hasCreated = goroutinesCreated()
 	if runtime.NumGoroutine() > smallGoroutineCount {
 		c, err := gostack.TakeCensus()
@@ -161,12 +160,17 @@ func newGoroutines(base, now *goroutineState, none bool, label string) ([]*gorou
 	}
 	var out []*goroutine
 	ignored := 0
+	// The goroutine running the check is the caller's, not a leak (the one
+	// that took the baseline is in the baseline). Only asked when there
+	// are candidates: it costs a stack trace.
+	var self uint64
+	if len(candidates) > 0 {
+		self = gostack.CurrentID()
+	}
 	for i := range candidates {
 		g := &candidates[i]
 		switch {
-		case g.ID == now.self || (base != nil && g.ID == base.self):
-			// The goroutine running the check, or the one that took the
-			// baseline, is the caller's, not a leak.
+		case g.ID == self:
 		case gostack.RuntimeOwned(*g):
 			ignored++
 		default:
