@@ -18,10 +18,15 @@ import (
 //go:noinline
 func parkedInHelper(release chan struct{}) { <-release }
 
+// never is a channel nothing sends on: a second case keeps the select a
+// real select (a single-case select compiles to a plain receive).
+var never chan struct{}
+
 //go:noinline
 func parkInSelect(release chan struct{}) {
 	select {
 	case <-release:
+	case <-never:
 	}
 }
 
@@ -54,7 +59,10 @@ func goroutineScenarios() []goroutineScenario {
 		{"blocked on a mutex", func() ([]goleak.Option, []leakcheck.Option, func()) {
 			var mu sync.Mutex
 			mu.Lock()
-			go func() { mu.Lock(); mu.Unlock() }()
+			go func() {
+				mu.Lock() // blocks until the scenario ends
+				defer mu.Unlock()
+			}()
 			return nil, nil, mu.Unlock
 		}},
 		{"sleeping", func() ([]goleak.Option, []leakcheck.Option, func()) {

@@ -95,6 +95,10 @@ func init() {
 	}
 }
 
+// keptFiles holds the leaky server's files: reachable, so no finalizer
+// closes them behind the leak's back.
+var keptFiles []*os.File
+
 func childServer() {
 	leaky := os.Getenv("LEAKCHECK_LEAKY") == "1"
 	if os.Getenv("LEAKCHECK_RENAME_MAIN") == "1" {
@@ -113,7 +117,6 @@ func childServer() {
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
 	}()
-	var kept []*os.File
 	n := 0
 	for {
 		c, err := ln.Accept()
@@ -127,7 +130,7 @@ func childServer() {
 			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("request-%d.log", n)))
 			if err == nil {
 				if leaky {
-					kept = append(kept, f)
+					keptFiles = append(keptFiles, f)
 				} else {
 					f.Close()
 				}

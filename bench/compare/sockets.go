@@ -44,7 +44,6 @@ func peer() error {
 		return err
 	}
 	fmt.Println(l.Addr().(*net.TCPAddr).Port)
-	var held []net.Conn
 	go func() { io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
 	for {
 		c, err := l.Accept()
@@ -52,9 +51,13 @@ func peer() error {
 			return err
 		}
 		noTimeWait(c)
-		held = append(held, c)
+		heldConns = append(heldConns, c)
 	}
 }
+
+// heldConns keeps the peer's connections reachable, so no finalizer closes
+// them while the holder is measured.
+var heldConns []net.Conn
 
 // holder starts a peer, opens n connections to it, prints "ready" and waits
 // for stdin to close.
