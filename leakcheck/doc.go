@@ -45,13 +45,18 @@
 //     a leak) and the cgroup CPU-limit files (see fdsnap.RuntimeFDs);
 //   - files the testing package opens itself (-test.testlogfile, profiles,
 //     -test.trace), and leakcheck's own descriptors;
+//   - the pipes the standard library pools for splice(2) when io.Copy moves
+//     data between sockets (closed by the garbage collector, not by the
+//     code that copied; see fdsnap.IsSplicePipe);
 //   - goroutines of the testing framework and the standard library's
 //     background goroutines (os/signal's loop, runtime.ensureSigM), as
 //     goleak ignores them;
-//   - in the current process, new OS threads that carry the process's own
-//     name: the runtime's Ms, which it starts on demand and never stops. A
-//     thread leak in a Go program shows as a named thread (prctl
-//     PR_SET_NAME, pthread_setname_np) or as the goroutine locked to it.
+//   - new OS threads that carry the process's own name (the executable's,
+//     as exec gave it): in a Go program the runtime's Ms, which it starts
+//     on demand and never stops. A thread leak shows as a named thread
+//     (prctl PR_SET_NAME, pthread_setname_np), or in a Go program as the
+//     goroutine locked to it; a thread renamed during the test counts as
+//     new.
 //
 // # Finalizers
 //
