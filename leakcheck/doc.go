@@ -77,7 +77,10 @@
 // unrelated checked tests overlap, neither checks them, each says so in its
 // log, and VerifyTestMain checks them for the package. A clean parallel
 // test never fails because a sibling leaked. Subtests nest in their
-// parent's window and do not count as overlap.
+// parent's window and do not count as overlap. Check replaces the test
+// goroutine's own pprof labels with its one; goroutines a parallel test
+// starts under pprof.Do with a fresh context do not carry it and are left
+// to VerifyTestMain.
 //
 // # goleak compatibility
 //
