@@ -137,3 +137,19 @@ func ExampleRunSoak() {
 	// Output:
 	// leaked: true; fds/chardev grows 1.00 per iteration
 }
+
+// A snapshot lists what the process holds; each resource type prints itself.
+func ExampleTake() {
+	s, err := leakcheck.Take(leakcheck.WithResources(leakcheck.Goroutines))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, g := range s.Goroutines {
+		if strings.Contains(g.Stack, "leakcheck_test.ExampleTake(") {
+			fmt.Println("found the caller:", g.State)
+		}
+	}
+	// Output:
+	// found the caller: running
+}

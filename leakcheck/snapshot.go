@@ -23,9 +23,9 @@ func (t Thread) String() string { return fmt.Sprintf("thread %d %s", t.TID, t.Na
 // Snapshot is what a process held at one moment: the baseline a check
 // compares against. Take one with Take; a Snapshot is not safe to modify.
 type Snapshot struct {
-	PID        int       // the process it describes
-	Time       time.Time // when it was taken
-	Goroutines []Goroutine
+	PID        int              // the process it describes
+	Time       time.Time        // when it was taken
+	Goroutines []Goroutine      // every goroutine, from Take (a baseline inside Check records IDs only)
 	FDs        *fdsnap.Snapshot // nil when not collected
 	Threads    []Thread
 
@@ -43,13 +43,24 @@ type Snapshot struct {
 // cannot collect are left out and recorded, not an error: Find reports them
 // as unchecked. Before it looks, Take makes the Go runtime create the
 // descriptors it creates lazily (the netpoller), so that a test's first
-// network use does not look like a leak.
+// network use does not look like a leak. Snapshot.Goroutines lists every
+// goroutine (a full stack dump, which Check's own baselines skip).
 func Take(opts ...Option) (*Snapshot, error) {
 	cfg := newConfig(opts)
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	return take(cfg, baselineLook)
+	s, err := take(cfg, baselineLook)
+	if err != nil {
+		return nil, err
+	}
+	if s.goroutines != nil {
+		if err := s.goroutines.takeDump(); err != nil {
+			return nil, fmt.Errorf("leakcheck: goroutines: %w", err)
+		}
+		s.Goroutines = s.goroutines.public()
+	}
+	return s, nil
 }
 
 func (c *config) err() error {
