@@ -197,7 +197,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			}
 		}
 		if len(f.sockets) > 0 && len(c.cfg.socketFilters) > 0 {
-			socks, err := describeSockets(c.cfg.pid, now.FDs)
+			socks, err := now.sockets(c.cfg.pid)
 			if err != nil {
 				return nil, err
 			}
@@ -281,6 +281,19 @@ func (c *check) ignoreThread(t Thread) bool {
 		}
 	}
 	return false
+}
+
+// sockets returns the sockets behind the snapshot's descriptors, by inode:
+// those it stored, or else read now.
+func (s *Snapshot) sockets(pid int) (map[uint64]sockstate.Socket, error) {
+	if s.Sockets == nil {
+		return describeSockets(pid, s.FDs)
+	}
+	m := make(map[uint64]sockstate.Socket, len(s.Sockets.Sockets))
+	for _, so := range s.Sockets.Sockets {
+		m[so.Inode] = so
+	}
+	return m, nil
 }
 
 // describeSockets returns the sockets behind fds, by inode.
@@ -412,6 +425,53 @@ func resumeGC() {
 	}
 }
 
+// Compare reports what after holds that before did not, by identity, as
+// Find does, but from the two snapshots alone: it neither waits nor looks
+// at the process again. Both must describe the same process. Use it for
+// before/after scripts and for snapshots stored and read back; resources
+// that one of the snapshots lacks are not compared. Sockets are described
+// from after.Sockets.
+func Compare(before, after *Snapshot, opts ...Option) (*Report, error) {
+	cfg := newConfig(opts)
+	if before == nil || after == nil {
+		cfg.misuse = append(cfg.misuse, "Compare needs two snapshots; got nil")
+	} else if before.PID != after.PID {
+		cfg.misuse = append(cfg.misuse, fmt.Sprintf("Compare: the snapshots describe pid %d and pid %d", before.PID, after.PID))
+	}
+	if err := cfg.err(); err != nil {
+		return nil, err
+	}
+	cfg.resources &= before.collected() & after.collected()
+	if before.PID != os.Getpid() {
+		cfg.pid = before.PID
+	}
+	c := &check{cfg: cfg, base: before, noSettle: true, deadline: time.Now()}
+	f, err := c.diff(before, after)
+	if err != nil {
+		return nil, err
+	}
+	return c.report(before, after, f, 0)
+}
+
+// collected returns the resources the snapshot holds: those Take recorded,
+// or for a snapshot built by hand, those whose fields are set.
+func (s *Snapshot) collected() Resource {
+	if s.resources != 0 {
+		return s.resources
+	}
+	var r Resource
+	if s.goroutines != nil {
+		r |= Goroutines
+	}
+	if s.FDs != nil {
+		r |= FDs | Sockets
+	}
+	if s.Threads != nil {
+		r |= Threads
+	}
+	return r
+}
+
 // lookOnce reports what the process holds now that base did not, in one
 // look with the details a report needs and no waiting: what live objects
 // hold in a cycle, the culprits at the end of a soak.
@@ -448,7 +508,7 @@ func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) (*Re
 		r.Categories = append(r.Categories, fdCategory(f.fds))
 	}
 	if len(f.sockets) > 0 {
-		socks, err := describeSockets(c.cfg.pid, now.FDs)
+		socks, err := now.sockets(c.cfg.pid)
 		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
 			return nil, err
 		}

@@ -142,6 +142,9 @@ func newGoroutines(base, now *goroutineState, none bool, label string) ([]*gorou
 			return nil, 0, err
 		}
 		candidates = now.dump
+	case now.ids != nil && now.dump != nil:
+		// Two full snapshots (Compare): the IDs say it all.
+		candidates = gostack.NewSinceIDs(base.ids, now.dump)
 	default:
 		if base.hasCreated && now.hasCreated && now.created == base.created {
 			return nil, 0, nil // no goroutine was created since the baseline

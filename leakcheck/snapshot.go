@@ -9,6 +9,7 @@ import (
 
 	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/threads"
+	"github.com/leakcheck/go/sockstate"
 )
 
 // Thread is an OS thread of the checked process.
@@ -23,10 +24,11 @@ func (t Thread) String() string { return fmt.Sprintf("thread %d %s", t.TID, t.Na
 // Snapshot is what a process held at one moment: the baseline a check
 // compares against. Take one with Take; a Snapshot is not safe to modify.
 type Snapshot struct {
-	PID        int              // the process it describes
-	Time       time.Time        // when it was taken
-	Goroutines []Goroutine      // every goroutine, from Take (a baseline inside Check records IDs only)
-	FDs        *fdsnap.Snapshot // nil when not collected
+	PID        int                 // the process it describes
+	Time       time.Time           // when it was taken
+	Goroutines []Goroutine         // every goroutine, from Take (a baseline inside Check records IDs only)
+	FDs        *fdsnap.Snapshot    // nil when not collected
+	Sockets    *sockstate.Snapshot // the sockets behind FDs, from Take; nil when not collected
 	Threads    []Thread
 
 	resources   Resource // what was collected
@@ -44,7 +46,8 @@ type Snapshot struct {
 // as unchecked. Before it looks, Take makes the Go runtime create the
 // descriptors it creates lazily (the netpoller), so that a test's first
 // network use does not look like a leak. Snapshot.Goroutines lists every
-// goroutine (a full stack dump, which Check's own baselines skip).
+// goroutine and Snapshot.Sockets every socket (a full stack dump and a
+// socket snapshot, which Check's own baselines skip).
 func Take(opts ...Option) (*Snapshot, error) {
 	cfg := newConfig(opts)
 	if err := cfg.err(); err != nil {
@@ -59,6 +62,17 @@ func Take(opts ...Option) (*Snapshot, error) {
 			return nil, fmt.Errorf("leakcheck: goroutines: %w", err)
 		}
 		s.Goroutines = s.goroutines.public()
+	}
+	if s.FDs != nil && cfg.resources&Sockets != 0 {
+		var err error
+		if cfg.pid == 0 {
+			s.Sockets, err = sockstate.Take(sockstate.WithFDs(s.FDs))
+		} else {
+			s.Sockets, err = sockstate.TakePID(cfg.pid, sockstate.WithFDs(s.FDs))
+		}
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return nil, targetErr(cfg.pid, err)
+		}
 	}
 	return s, nil
 }

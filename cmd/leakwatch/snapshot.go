@@ -257,7 +257,10 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "diff: %s is pid %d and %s is pid %d: identities (descriptor numbers, thread ids) only compare within one process",
 			fs.Arg(0), files[0].PID, fs.Arg(1), files[1].PID)
 	}
-	r := diffReport(files[0], files[1], fds, socks)
+	r, err := diffReport(files[0], files[1], fds, socks)
+	if err != nil {
+		return usageError(stderr, "diff: %v", err)
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "leakwatch: pid %d (%s): %s at %s → %s at %s, %v later\n", files[0].PID, files[1].Name,
@@ -305,79 +308,17 @@ func indentKey(k string) string {
 	return k
 }
 
-// diffReport is what b holds that a did not, by identity, as a leakcheck
-// report: descriptors by number and object, sockets by inode, threads by id.
-func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate.Snapshot) *leakcheck.Report {
-	r := &leakcheck.Report{Target: fmt.Sprintf("pid %d", a.PID)}
-	var opened []fdsnap.FD
-	for _, fd := range fdsnap.Compare(fds[0], fds[1]).Opened() {
-		if fd.Kind != fdsnap.Socket {
-			opened = append(opened, fd)
+// diffReport is what b holds that a did not, by identity (descriptors by
+// number and object, sockets by inode, threads by TID and name): the
+// library's Compare over the snapshots read back.
+func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate.Snapshot) (*leakcheck.Report, error) {
+	snap := func(f *snapshotFile, fd *fdsnap.Snapshot, so *sockstate.Snapshot) *leakcheck.Snapshot {
+		ts := make([]leakcheck.Thread, 0, len(f.Threads))
+		for _, t := range f.Threads {
+			ts = append(ts, leakcheck.Thread{TID: t.TID, Name: t.Name})
 		}
+		return &leakcheck.Snapshot{PID: f.PID, Time: f.Time, FDs: fd, Sockets: so, Threads: ts}
 	}
-	if len(opened) > 0 {
-		c := leakcheck.Category{Resource: leakcheck.FDs}
-		for _, kg := range fdsnap.Group(opened) {
-			g := leakcheck.Group{Key: kg.Kind.String()}
-			for _, fd := range kg.FDs {
-				g.Items = append(g.Items, fd.String())
-			}
-			c.Groups = append(c.Groups, g)
-		}
-		r.Categories = append(r.Categories, sortGroups(c))
-	}
-	if added := sockstate.Compare(socks[0], socks[1]).Added; len(added) > 0 {
-		c := leakcheck.Category{Resource: leakcheck.Sockets}
-		c.Groups = groupBy(added, func(s sockstate.Socket) (string, string) {
-			return sockstate.Class{Proto: s.Proto, State: s.State}.String(), s.String()
-		})
-		r.Categories = append(r.Categories, sortGroups(c))
-	}
-	had := map[jsonThread]bool{}
-	for _, t := range a.Threads {
-		had[t] = true
-	}
-	var newThreads []jsonThread
-	for _, t := range b.Threads {
-		if !had[t] {
-			newThreads = append(newThreads, t)
-		}
-	}
-	if len(newThreads) > 0 {
-		c := leakcheck.Category{Resource: leakcheck.Threads}
-		c.Groups = groupBy(newThreads, func(t jsonThread) (string, string) {
-			return t.Name, leakcheck.Thread{TID: t.TID, Name: t.Name}.String()
-		})
-		r.Categories = append(r.Categories, sortGroups(c))
-	}
-	return r
-}
-
-// groupBy groups items by key, in order of first appearance.
-func groupBy[T any](items []T, keyItem func(T) (key, item string)) []leakcheck.Group {
-	var groups []leakcheck.Group
-	index := map[string]int{}
-	for _, it := range items {
-		k, s := keyItem(it)
-		i, ok := index[k]
-		if !ok {
-			i = len(groups)
-			index[k] = i
-			groups = append(groups, leakcheck.Group{Key: k})
-		}
-		groups[i].Items = append(groups[i].Items, s)
-	}
-	return groups
-}
-
-// sortGroups orders a category's groups largest first, then by key, as
-// leakcheck's reports do.
-func sortGroups(c leakcheck.Category) leakcheck.Category {
-	slices.SortStableFunc(c.Groups, func(a, b leakcheck.Group) int {
-		if n := cmp.Compare(len(b.Items), len(a.Items)); n != 0 {
-			return n
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	return c
+	return leakcheck.Compare(snap(a, fds[0], socks[0]), snap(b, fds[1], socks[1]),
+		leakcheck.WithResources(leakcheck.FDs|leakcheck.Sockets|leakcheck.Threads))
 }
