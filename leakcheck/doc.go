@@ -136,7 +136,9 @@
 // Take, Find, FindCycle and RunSoak are the core the testing helpers are
 // built on: they return values and errors and never touch a testing.TB.
 // Take snapshots a process; Find compares it with a baseline and returns a
-// Report whose Categories, Count and Counts code can inspect.
+// Report whose Categories, Count and Counts code can inspect; Compare does
+// the same between two snapshots, without waiting or looking again (for
+// before/after scripts and stored snapshots).
 //
 // # Limits
 //
