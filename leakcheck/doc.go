@@ -75,8 +75,11 @@
 // to the right test even when checked tests run in parallel. Descriptors,
 // sockets and threads belong to the whole process: when the windows of two
 // unrelated checked tests overlap, neither checks them, each says so in its
-// log, and VerifyTestMain checks them for the package. A clean parallel
-// test never fails because a sibling leaked. Subtests nest in their
+// log, and VerifyTestMain checks them for the package. The same holds when
+// the sibling has no check of its own: before failing a test, Check looks
+// for another test body running at that moment and, if there is one,
+// judges by label only. A clean parallel test never fails because a
+// sibling leaked. Subtests nest in their
 // parent's window and do not count as overlap. Check replaces the test
 // goroutine's own pprof labels with its one; goroutines a parallel test
 // starts under pprof.Do with a fresh context do not carry it and are left

@@ -164,3 +164,36 @@ func TestAttrInJSONOutput(t *testing.T) {
 	out, _ := runChild(t, "scenarios", "-test.run=^TestScenarioArtifacts$", "-test.v=test2json")
 	assert.Regexp(t, `=== ATTR  TestScenarioArtifacts leakcheck 1 leaked after waiting \d+ms: 1 goroutine`, out)
 }
+
+func TestScenarioMixedParallel(t *testing.T) {
+	scenario(t)
+	baselineTaken, siblingHolds := make(chan struct{}), make(chan struct{})
+	t.Run("unchecked", func(t *testing.T) {
+		t.Parallel()
+		// Takes a goroutine and a file after the checked sibling's
+		// baseline, holds them past its verdict, then gives both back.
+		<-baselineTaken
+		stop := make(chan struct{})
+		go func() { <-stop }()
+		f, err := os.CreateTemp(t.TempDir(), "sibling")
+		require.NoError(t, err)
+		close(siblingHolds)
+		time.Sleep(400 * time.Millisecond)
+		close(stop)
+		f.Close()
+	})
+	t.Run("checked", func(t *testing.T) {
+		t.Parallel()
+		leakcheck.Check(t, leakcheck.WithTimeout(100*time.Millisecond))
+		close(baselineTaken)
+		<-siblingHolds
+	})
+}
+
+// A checked parallel test is not blamed for what an unchecked sibling holds.
+func TestMixedParallelNotBlamed(t *testing.T) {
+	out, code := runChild(t, "scenarios", "-test.run=^TestScenarioMixedParallel$", "-test.v", "-test.parallel=2")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "--- PASS: TestScenarioMixedParallel/checked", out)
+	assert.Contains(t, out, "another test ran at the same time (t.Parallel)", out)
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/gostack"
 )
 
 // TestingT is what VerifyNone needs of a test: goleak's TestingT.
@@ -85,6 +86,18 @@ func Check(t testing.TB, opts ...Option) {
 		if err != nil {
 			t.Errorf("leakcheck: %v", err)
 			return
+		}
+		if !overlapped && rep.Leaked() && otherTestRunning() {
+			// A test without a check of its own is running alongside
+			// (t.Parallel): what it holds cannot be told from this
+			// test's leaks, except for goroutines, by label.
+			overlapped = true
+			c = &check{cfg: cfg, base: base, deadline: time.Now(), noSettle: true, label: label,
+				processWideNote: "fds, sockets and threads not checked: another test ran at the same time (t.Parallel), so what it holds cannot be attributed; use VerifyTestMain to check them for the whole package"}
+			if rep, err = c.run(); err != nil {
+				t.Errorf("leakcheck: %v", err)
+				return
+			}
 		}
 		if overlapped && !failed {
 			t.Logf("leakcheck: %s", c.processWideNote)
@@ -172,6 +185,26 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 		fmt.Fprintf(os.Stderr, "leakcheck: errors on successful test run:\n%s\n", rep)
 		exitCode = 1
 	}
+}
+
+// otherTestRunning reports whether a test other than the calling one (and
+// its parents, which wait for it) is running its body now: a goroutine with
+// testing.tRunner on its stack that is not parked in one of testing's waits.
+func otherTestRunning() bool {
+	self := gostack.CurrentID()
+	all, err := gostack.All()
+	if err != nil {
+		return false
+	}
+	for _, g := range all {
+		if g.ID == self || gostack.RuntimeOwned(g) {
+			continue
+		}
+		if g.HasFunction("testing.tRunner") {
+			return true
+		}
+	}
+	return false
 }
 
 // testDeadline is when a check in t's cleanup must give up: the timeout from
