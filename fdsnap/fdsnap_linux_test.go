@@ -528,3 +528,23 @@ func TestRuntimeFDsStable(t *testing.T) {
 func childEnv() []string {
 	return append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 }
+
+func TestCountWithoutSizeSupport(t *testing.T) {
+	restore := fdsnap.CountByListing()
+	defer restore()
+	for range 5 {
+		mustFD(t)(unix.Eventfd(0, unix.EFD_CLOEXEC))
+	}
+	n, err := fdsnap.Count()
+	require.NoError(t, err)
+	s, err := fdsnap.Take()
+	require.NoError(t, err)
+	assert.Equal(t, len(s.FDs), n, "the listing fallback counts what Take lists")
+	cmd, out, _ := startChild(t, "hold", "FDSNAP_DIR="+t.TempDir())
+	readLine(t, out)
+	n, err = fdsnap.CountPID(cmd.Process.Pid)
+	require.NoError(t, err)
+	s, err = fdsnap.TakePID(cmd.Process.Pid)
+	require.NoError(t, err)
+	assert.Equal(t, len(s.FDs), n)
+}
