@@ -222,16 +222,7 @@ func TestTCPStates(t *testing.T) {
 			// client (client side FIN_WAIT2).
 			var clients, servers []net.Conn
 			for range 2 {
-				c, err := net.Dial("tcp4", l.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				s, err := l.Accept()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
+				c, s := tcpPair(t, l)
 				clients, servers = append(clients, c), append(servers, s)
 			}
 			take := func() (*Snapshot, error) { return Take(m.opt) }
@@ -772,16 +763,7 @@ func TestCountMatchesTake(t *testing.T) {
 	defer l.Close()
 	var conns []net.Conn
 	for range 30 { // past smallCount: the netlink path
-		c, err := net.Dial("tcp4", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		s, err := l.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		c, _ := tcpPair(t, l)
 		conns = append(conns, c)
 	}
 	conns[0].Close()
@@ -813,4 +795,20 @@ func TestRefused(t *testing.T) {
 			t.Errorf("refused(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
+}
+
+// tcpPair connects to l and accepts: both ends, closed when the test ends.
+func tcpPair(t *testing.T, l net.Listener) (client, server net.Conn) {
+	t.Helper()
+	c, err := net.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return c, s
 }
