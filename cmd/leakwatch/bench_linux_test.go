@@ -8,14 +8,13 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/leakcheck"
 )
 
 // BenchmarkWatchTick measures what a watch does every --interval to a
-// process holding about n descriptors: the cheap sample of every category,
-// and the full snapshot compared with the first (leakcheck.Find, one look),
-// which a watch keeps so that the final diff survives the process exiting.
+// process holding about n descriptors: one full snapshot, counted by
+// category and compared with the first (leakcheck.Compare), which a watch
+// keeps so that the final diff survives the process exiting.
 //
 //	go test -run='^$' -bench=WatchTick -benchtime=2s ./cmd/leakwatch
 func BenchmarkWatchTick(b *testing.B) {
@@ -34,21 +33,18 @@ func BenchmarkWatchTick(b *testing.B) {
 			b.Fatalf("child holding %d fds did not start", n)
 		}
 		pid := cmd.Process.Pid
-		b.Run(fmt.Sprintf("fds=%d/sample", n), func(b *testing.B) {
-			s := series.Sampler{PID: pid}
-			for b.Loop() {
-				if _, err := s.Sample(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(fmt.Sprintf("fds=%d/full", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("fds=%d", n), func(b *testing.B) {
 			base, err := leakcheck.Take(leakcheck.WithPID(pid), watched)
 			if err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := leakcheck.Find(base, leakcheck.WithPID(pid), watched, leakcheck.WithTimeout(0)); err != nil {
+				snap, err := leakcheck.Take(leakcheck.WithPID(pid), watched)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = countsOf(snap)
+				if _, err := leakcheck.Compare(base, snap, watched); err != nil {
 					b.Fatal(err)
 				}
 			}

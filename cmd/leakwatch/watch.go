@@ -19,6 +19,7 @@ import (
 	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/internal/threads"
 	"github.com/leakcheck/go/leakcheck"
+	"github.com/leakcheck/go/sockstate"
 )
 
 // watchConfig is the watch command's flags.
@@ -207,7 +208,6 @@ func (w *watcher) watch(ctx context.Context) int {
 		w.pid = w.cfg.pid
 	}
 	w.series = &series.Series{Target: w.target()}
-	sampler := series.Sampler{PID: w.pid}
 	var baseAfter time.Duration // when the first full snapshot is taken
 	if w.cfg.duration > 0 {
 		baseAfter = time.Duration(w.cfg.warmup * float64(w.cfg.duration))
@@ -222,7 +222,10 @@ func (w *watcher) watch(ctx context.Context) int {
 	for i := 0; ; i++ {
 		now := time.Now()
 		elapsed := now.Sub(start)
-		counts, err := sampler.Sample()
+		final := last || (w.cfg.duration > 0 && elapsed >= w.cfg.duration)
+		// One full snapshot per sample: the counts come from it, and it is
+		// compared with the first, so nothing is listed twice.
+		snap, err := leakcheck.Take(leakcheck.WithPID(w.pid), watched)
 		if err != nil {
 			if gone(err) && i > 0 {
 				ended = "the process exited"
@@ -230,8 +233,8 @@ func (w *watcher) watch(ctx context.Context) int {
 			}
 			return cannotRead(w.stderr, w.pid, err)
 		}
-		w.series.Add(i, now, counts)
-		if err := w.fullSnapshot(elapsed, baseAfter); err != nil {
+		w.series.Add(i, now, countsOf(snap))
+		if err := w.compare(snap, elapsed, baseAfter, final); err != nil {
 			if gone(err) {
 				ended = "the process exited"
 				break
@@ -264,27 +267,44 @@ func (w *watcher) watch(ctx context.Context) int {
 	return w.finish(ended)
 }
 
-// fullSnapshot takes the first full snapshot once the warm-up is over, and
-// compares every later sample's with it, keeping the last report.
-func (w *watcher) fullSnapshot(elapsed, baseAfter time.Duration) error {
+// compare keeps the first snapshot taken once the warm-up is over as the
+// base, and compares every later one with it, keeping the last report. The
+// final look (the target is still there) is a Find, which adds what fdinfo
+// says about anonymous descriptors; earlier ones compare the snapshots
+// already taken, so a target that exits still leaves a report.
+func (w *watcher) compare(snap *leakcheck.Snapshot, elapsed, baseAfter time.Duration, final bool) error {
 	if w.base == nil {
-		if elapsed < baseAfter {
-			return nil
+		if elapsed >= baseAfter {
+			w.base, w.baseAt = snap, elapsed
 		}
-		base, err := leakcheck.Take(leakcheck.WithPID(w.pid), watched)
-		if err != nil {
-			return err
-		}
-		w.base, w.baseAt = base, elapsed
 		return nil
 	}
-	r, err := leakcheck.Find(w.base, leakcheck.WithPID(w.pid), watched, leakcheck.WithTimeout(0))
+	var r *leakcheck.Report
+	var err error
+	if final {
+		r, err = leakcheck.Find(w.base, leakcheck.WithPID(w.pid), watched, leakcheck.WithTimeout(0))
+	} else {
+		r, err = leakcheck.Compare(w.base, snap, watched)
+	}
 	if err != nil {
 		return err
 	}
 	r.Waited = 0 // one look, no settling: the samples are the time axis
 	w.report, w.lastAt = r, elapsed
 	return nil
+}
+
+// countsOf counts a full snapshot by category, as a sample does.
+func countsOf(s *leakcheck.Snapshot) series.Counts {
+	var socks map[sockstate.Class]int
+	if s.Sockets != nil {
+		socks = s.Sockets.Counts()
+	}
+	ts := make([]threads.Thread, len(s.Threads))
+	for i, t := range s.Threads {
+		ts[i] = threads.Thread{TID: t.TID, Name: t.Name}
+	}
+	return series.CountsOf(s.FDs, socks, ts)
 }
 
 // finish prints the summary, writes the files and returns the exit status.
