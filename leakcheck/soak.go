@@ -232,23 +232,21 @@ func (s *SoakReport) WriteSVG(path string) error {
 	return f.Close()
 }
 
-// quickSeries keeps the per-iteration totals, thinned to at most maxQuick
-// points: when full it drops every other point and from then on keeps every
-// other point offered (then every fourth, …), so a long soak keeps evenly
-// spaced samples in bounded memory.
+// quickSeries keeps the per-iteration count of every descriptor, thinned
+// to at most maxQuick points: when full it drops every other point and from
+// then on keeps every other point offered (then every fourth, …), so a long
+// soak keeps evenly spaced samples in bounded memory.
 type quickSeries struct {
 	keepEvery int // keep one offered point in keepEvery
 	offered   int
 	iters     []float64
 	times     []float64 // seconds since start
-	vals      [3][]float64
+	fds       []float64
 }
 
 const maxQuick = 4096
 
-var quickKeys = [3]string{"all fds", "", "goroutines"}
-
-func (q *quickSeries) add(i int, sec float64, v [3]float64) {
+func (q *quickSeries) add(i int, sec float64, fds int) {
 	if q.keepEvery == 0 {
 		q.keepEvery = 1
 	}
@@ -264,19 +262,14 @@ func (q *quickSeries) add(i int, sec float64, v [3]float64) {
 			}
 			return out
 		}
-		q.iters, q.times = keep(q.iters), keep(q.times)
-		for k := range q.vals {
-			q.vals[k] = keep(q.vals[k])
-		}
+		q.iters, q.times, q.fds = keep(q.iters), keep(q.times), keep(q.fds)
 		q.keepEvery *= 2
 		q.offered = 0
 		return
 	}
 	q.iters = append(q.iters, float64(i))
 	q.times = append(q.times, sec)
-	for k := range v {
-		q.vals[k] = append(q.vals[k], v[k])
-	}
+	q.fds = append(q.fds, float64(fds))
 }
 
 // sampleBudget is the share of the operation's own time the per-iteration
@@ -361,7 +354,7 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		}
 	}
 	stride := 1
-	var v [3]float64
+	fds := 0
 	before := time.Now()
 	i := 0
 	for ; ; i++ {
@@ -378,10 +371,10 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		avg(&opNanos, now.Sub(before))
 		if (i+1)%stride == 0 || i+1 == sc.iterations {
 			var err error
-			if v, err = quickCounts(cfg.pid); err != nil {
+			if fds, err = countFDs(cfg.pid); err != nil {
 				return nil, targetErr(cfg.pid, err)
 			}
-			quick.add(i+1, now.Sub(start).Seconds(), v)
+			quick.add(i+1, now.Sub(start).Seconds(), fds)
 			after := time.Now()
 			avg(&sampleNanos, after.Sub(now))
 			stride = nextStride(opNanos, sampleNanos)
@@ -396,8 +389,8 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		}
 		if sc.progress != nil && now.Sub(lastProgress) >= sc.progressEvery {
 			threadCount := detail.Samples[len(detail.Samples)-1].Counts[series.Threads]
-			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %.0f fds, %d threads, %.0f goroutines",
-				now.Sub(start).Round(time.Second), i+1, v[0], threadCount, v[2]))
+			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %d fds, %d threads, %d goroutines",
+				now.Sub(start).Round(time.Second), i+1, fds, threadCount, runtime.NumGoroutine()))
 			lastProgress = now
 		}
 	}
@@ -445,60 +438,38 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	return rep, nil
 }
 
-// quickCounts is the per-iteration sample: every descriptor (one fstat)
-// and every goroutine (no system call). Threads change slowly and come with
-// the per-category samples; leaving them out here keeps the per-iteration
-// cost to one system call.
-func quickCounts(pid int) ([3]float64, error) {
-	var v [3]float64
-	var n int
-	var err error
+// countFDs is the per-iteration sample: every descriptor, sockets
+// included, with one fstat (or stat for another process). Threads and
+// goroutines change more slowly and come with the per-category samples.
+func countFDs(pid int) (int, error) {
 	if pid == 0 {
-		n, err = fdsnap.Count()
-	} else {
-		n, err = fdsnap.CountPID(pid)
+		return fdsnap.Count()
 	}
-	if err != nil {
-		return v, err
-	}
-	v[0] = float64(n)
-	if pid == 0 {
-		v[2] = float64(runtime.NumGoroutine())
-	}
-	return v, nil
+	return fdsnap.CountPID(pid)
 }
 
-// growth fits the per-iteration totals. Only "all fds" is reported from
-// them: threads and goroutines come with the per-category samples too, and
-// per-iteration resolution matters most for descriptors.
+// growth fits the per-iteration descriptor counts: "all fds", at
+// iteration resolution even when the per-category samples are few.
 func (q *quickSeries) growth(warmup float64, cfg *config) []Growth {
 	n := len(q.iters)
-	if n < 2 {
+	if n < 2 || cfg.resources&(FDs|Sockets) == 0 {
 		return nil
 	}
 	skip := int(float64(n) * warmup)
 	if n-skip < 2 {
 		skip = n - 2
 	}
-	var out []Growth
-	for k, key := range quickKeys {
-		if k != 0 || cfg.resources&(FDs|Sockets) == 0 {
-			continue
-		}
-		vals := q.vals[k]
-		g := Growth{Key: key, Start: int(vals[skip]), End: int(vals[n-1])}
-		for _, v := range vals {
-			g.Max = max(g.Max, int(v))
-		}
-		if s, ok := slope.TheilSen(q.iters[skip:], vals[skip:]); ok {
-			g.PerIteration = s
-		}
-		if s, ok := slope.TheilSen(q.times[skip:], vals[skip:]); ok {
-			g.PerMinute = s * 60
-		}
-		out = append(out, g)
+	g := Growth{Key: "all fds", Start: int(q.fds[skip]), End: int(q.fds[n-1])}
+	for _, v := range q.fds {
+		g.Max = max(g.Max, int(v))
 	}
-	return out
+	if s, ok := slope.TheilSen(q.iters[skip:], q.fds[skip:]); ok {
+		g.PerIteration = s
+	}
+	if s, ok := slope.TheilSen(q.times[skip:], q.fds[skip:]); ok {
+		g.PerMinute = s * 60
+	}
+	return []Growth{g}
 }
 
 // runtimeThreads reports whether a soak category counts threads that never
