@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,13 +63,21 @@ func takeGoroutines(baseline, describe bool) (*goroutineState, error) {
 		}
 		s.census = c
 	}
-	if baseline {
-		s.ids = gostack.IDs()
-	}
-	if describe {
+	switch {
+	case describe:
 		if err := s.takeDump(); err != nil {
 			return nil, err
 		}
+		if baseline {
+			// The IDs are in the dump: no second, header-only dump.
+			s.ids = make([]uint64, len(s.dump))
+			for i, g := range s.dump {
+				s.ids[i] = g.ID
+			}
+			slices.Sort(s.ids)
+		}
+	case baseline:
+		s.ids = gostack.IDs()
 	}
 	return s, nil
 }

@@ -53,28 +53,7 @@ func Take(opts ...Option) (*Snapshot, error) {
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	s, err := take(cfg, baselineLook)
-	if err != nil {
-		return nil, err
-	}
-	if s.goroutines != nil {
-		if err := s.goroutines.takeDump(); err != nil {
-			return nil, fmt.Errorf("leakcheck: goroutines: %w", err)
-		}
-		s.Goroutines = s.goroutines.public()
-	}
-	if s.FDs != nil && cfg.resources&Sockets != 0 {
-		var err error
-		if cfg.pid == 0 {
-			s.Sockets, err = sockstate.Take(sockstate.WithFDs(s.FDs))
-		} else {
-			s.Sockets, err = sockstate.TakePID(cfg.pid, sockstate.WithFDs(s.FDs))
-		}
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return nil, targetErr(cfg.pid, err)
-		}
-	}
-	return s, nil
+	return take(cfg, fullLook)
 }
 
 func (c *config) err() error {
@@ -89,9 +68,6 @@ func (c *config) err() error {
 // runtime create its netpoller, before any baseline is taken.
 var runtimeFDs = sync.OnceValues(fdsnap.RuntimeFDs)
 
-// errTargetGone marks a target process that no longer exists.
-var errTargetGone = errors.New("target process is gone")
-
 // A look is what a snapshot is for, which decides what it costs.
 type look uint8
 
@@ -99,11 +75,13 @@ const (
 	baselineLook look = iota // a baseline: exact goroutine IDs, no details
 	pollLook                 // a settle poll: the cheapest that finds what is new
 	describeLook             // the verdict: full stacks and fdinfo for the report
+	fullLook                 // Take's: a baseline with every goroutine and socket described
 )
 
 // take collects one snapshot.
 func take(cfg *config, l look) (*Snapshot, error) {
 	describe := l == describeLook
+	baseline := l == baselineLook || l == fullLook
 	s := &Snapshot{PID: cfg.pid, Time: time.Now(), resources: cfg.resources}
 	if s.PID == 0 {
 		s.PID = os.Getpid()
@@ -119,7 +97,7 @@ func take(cfg *config, l look) (*Snapshot, error) {
 		return false
 	}
 	if cfg.resources&Goroutines != 0 && cfg.pid == 0 {
-		g, err := takeGoroutines(l == baselineLook, describe)
+		g, err := takeGoroutines(baseline, describe || l == fullLook)
 		if err != nil && !unsupported(Goroutines, err) {
 			return nil, fmt.Errorf("leakcheck: goroutines: %w", err)
 		}
@@ -151,8 +129,19 @@ func take(cfg *config, l look) (*Snapshot, error) {
 			return nil, targetErr(cfg.pid, err)
 		}
 	}
+	if l == fullLook && s.FDs != nil && cfg.resources&Sockets != 0 {
+		var err error
+		if cfg.pid == 0 {
+			s.Sockets, err = sockstate.Take(sockstate.WithFDs(s.FDs))
+		} else {
+			s.Sockets, err = sockstate.TakePID(cfg.pid, sockstate.WithFDs(s.FDs))
+		}
+		if err != nil && !unsupported(Sockets, err) {
+			return nil, targetErr(cfg.pid, err)
+		}
+	}
 	if cfg.resources&Threads != 0 {
-		if l == baselineLook {
+		if baseline {
 			s.unnamedThreads = unnamedThreadNames(cfg.pid)
 		}
 		ts, err := threads.List(cfg.pid)
@@ -177,7 +166,7 @@ func take(cfg *config, l look) (*Snapshot, error) {
 // that exited so checks can say so instead of reporting a pass.
 func targetErr(pid int, err error) error {
 	if pid != 0 && errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("leakcheck: target pid %d exited during the check: %w: %w", pid, errTargetGone, err)
+		return fmt.Errorf("leakcheck: target pid %d exited during the check: %w", pid, err)
 	}
 	return fmt.Errorf("leakcheck: %w", err)
 }
