@@ -285,9 +285,19 @@ func (c *check) ignoreThread(t Thread) bool {
 
 // sockets returns the sockets behind the snapshot's descriptors, by inode:
 // those it stored, or else read now.
+// Sockets read now are kept (checks own the snapshots they take), so a
+// check that filters sockets and then reports them reads them once.
 func (s *Snapshot) sockets(pid int) (map[uint64]sockstate.Socket, error) {
+	if s.socketsByInode != nil {
+		return s.socketsByInode, nil
+	}
 	if s.Sockets == nil {
-		return describeSockets(pid, s.FDs)
+		m, err := describeSockets(pid, s.FDs)
+		if err != nil {
+			return nil, err
+		}
+		s.socketsByInode = m
+		return m, nil
 	}
 	m := make(map[uint64]sockstate.Socket, len(s.Sockets.Sockets))
 	for _, so := range s.Sockets.Sockets {

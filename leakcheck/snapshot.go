@@ -38,6 +38,7 @@ type Snapshot struct {
 	// unnamedThreads are the names of threads that never named themselves
 	// (a baseline's): new ones are the runtime's, not a leak.
 	unnamedThreads map[string]bool
+	socketsByInode map[uint64]sockstate.Socket // described on demand, kept
 }
 
 // Take snapshots the resources the options select (all by default) of the
