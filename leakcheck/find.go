@@ -54,6 +54,8 @@ type check struct {
 	processWideNote string
 	// noSettle takes one look instead of polling (a test that already failed).
 	noSettle bool
+	// last is the look the verdict came from.
+	last *Snapshot
 }
 
 // found is what one look found, before it is described for a report.
@@ -126,6 +128,7 @@ func (c *check) run() (*Report, error) {
 			return nil, err
 		}
 		if f.clean(c.cfg) {
+			c.last = now
 			return c.report(base, now, f, time.Since(start))
 		}
 		if c.noSettle || !time.Now().Add(sleep).Before(c.deadline) {
@@ -145,6 +148,7 @@ func (c *check) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.last = now
 	waited := time.Since(start)
 	if c.noSettle {
 		waited = 0 // one look, no waiting

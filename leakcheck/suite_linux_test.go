@@ -61,5 +61,5 @@ func TestSubtests(t *testing.T) {
 	assert.Contains(t, out, "--- FAIL: TestScenarioSubtests/leaky", out)
 	assert.Equal(t, 1, strings.Count(out, "leakcheck: 1 leaked after waiting"), "the leak fails the subtest once; the parent, already failed through it, logs it:\n%s", out)
 	assert.Contains(t, out, "the test already failed, so what it left behind is logged, not failed")
-	assert.NotContains(t, out, "not checked: other checked tests ran at the same time", "a subtest nests in its parent's window; it is not a parallel sibling")
+	assert.NotContains(t, out, "not checked: another test ran at the same time", "a subtest nests in its parent's window; it is not a parallel sibling")
 }

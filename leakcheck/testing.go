@@ -77,8 +77,7 @@ func Check(t testing.TB, opts ...Option) {
 		overlapped := w.close()
 		c := &check{cfg: cfg, base: base, deadline: testDeadline(t, cfg.timeout)}
 		if overlapped {
-			c.label = label
-			c.processWideNote = "fds, sockets and threads not checked: other checked tests ran at the same time (t.Parallel), so what they hold cannot be attributed to one of them; use VerifyTestMain to check them for the whole package"
+			c.byLabel(label)
 		}
 		failed := t.Failed()
 		c.noSettle = failed
@@ -87,13 +86,13 @@ func Check(t testing.TB, opts ...Option) {
 			t.Errorf("leakcheck: %v", err)
 			return
 		}
-		if !overlapped && rep.Leaked() && otherTestRunning() {
+		if !overlapped && rep.Leaked() && otherTestRunning(c.last) {
 			// A test without a check of its own is running alongside
 			// (t.Parallel): what it holds cannot be told from this
 			// test's leaks, except for goroutines, by label.
 			overlapped = true
-			c = &check{cfg: cfg, base: base, deadline: time.Now(), noSettle: true, label: label,
-				processWideNote: "fds, sockets and threads not checked: another test ran at the same time (t.Parallel), so what it holds cannot be attributed; use VerifyTestMain to check them for the whole package"}
+			c = &check{cfg: cfg, base: base, deadline: time.Now(), noSettle: true}
+			c.byLabel(label)
 			if rep, err = c.run(); err != nil {
 				t.Errorf("leakcheck: %v", err)
 				return
@@ -187,16 +186,26 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 	}
 }
 
-// otherTestRunning reports whether a test other than the calling one (and
-// its parents, which wait for it) is running its body now: a goroutine with
-// testing.tRunner on its stack that is not parked in one of testing's waits.
-func otherTestRunning() bool {
-	self := gostack.CurrentID()
-	all, err := gostack.All()
-	if err != nil {
+// parallelNote is what a check says when another test ran alongside it.
+const parallelNote = "fds, sockets and threads not checked: another test ran at the same time (t.Parallel), so what it holds cannot be attributed; use VerifyTestMain to check them for the whole package"
+
+// byLabel makes the check attribute goroutines by the test's pprof label
+// and leave process-wide resources to VerifyTestMain.
+func (c *check) byLabel(label string) {
+	c.label = label
+	c.processWideNote = parallelNote
+}
+
+// otherTestRunning reports whether, in the verdict's goroutine dump, a test
+// other than the calling one (and its parents, which wait for it) is
+// running its body: a goroutine with testing.tRunner on its stack that is
+// not parked in one of testing's waits.
+func otherTestRunning(verdict *Snapshot) bool {
+	if verdict == nil || verdict.goroutines == nil || verdict.goroutines.dump == nil {
 		return false
 	}
-	for _, g := range all {
+	self := gostack.CurrentID()
+	for _, g := range verdict.goroutines.dump {
 		if g.ID == self || gostack.RuntimeOwned(g) {
 			continue
 		}
