@@ -171,6 +171,27 @@ func TestThreadLeakByName(t *testing.T) {
 	assert.Contains(t, msg, "rpc-processor (1):")
 }
 
+// The clean twin: the named thread's goroutine returns while locked, which
+// ends the thread (or, on the main thread, gives the name back).
+func TestNamedThreadThatEndsIsClean(t *testing.T) {
+	done := make(chan struct{})
+	ft := runCheck(t, func() {
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			name, _ := os.ReadFile("/proc/thread-self/comm")
+			setThreadName("rpc-processor")
+			if unix.Gettid() == os.Getpid() {
+				// The runtime keeps the main thread: give its name back.
+				setThreadName(strings.TrimSuffix(string(name), "\n"))
+			}
+			// Otherwise returning while locked ends the thread.
+		}()
+		<-done
+	}, leakcheck.WithResources(leakcheck.Threads), leakcheck.WithTimeout(5*time.Second))
+	assert.Empty(t, ft.errorText(), "a named thread that is gone by the verdict is not a leak")
+}
+
 // setThreadName names the calling OS thread, as pthread_setname_np does.
 func setThreadName(name string) {
 	p, _ := unix.BytePtrFromString(name)

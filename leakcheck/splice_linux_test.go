@@ -91,3 +91,17 @@ func TestSplicePipeRecognised(t *testing.T) {
 	require.True(t, ok)
 	assert.False(t, fdsnap.IsSplicePipe(fd), "a plain pipe of the user's is not the pool's")
 }
+
+// The leaky twin: a pipe of the user's own, left open next to the pooled
+// ones, is still reported.
+func TestUserPipeLeakNextToSplicePipes(t *testing.T) {
+	var r, w *os.File
+	ft := runCheck(t, func() {
+		var err error
+		r, w, err = os.Pipe()
+		require.NoError(t, err)
+	}, short)
+	defer r.Close()
+	defer w.Close()
+	assert.Contains(t, ft.errorText(), "pipe (2):", "the ignore for pooled splice pipes does not hide a user's pipe")
+}
