@@ -1,0 +1,14 @@
+//go:build !linux
+
+package procs
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+)
+
+// Children lists the children of process pid; only Linux has them in /proc.
+func Children(pid int) ([]Process, error) {
+	return nil, fmt.Errorf("procs: child processes on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}

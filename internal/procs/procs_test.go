@@ -1,0 +1,108 @@
+package procs
+
+import (
+	"errors"
+	"io/fs"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A stat line as Linux 6.18 prints it (cat /proc/PID/stat of `sleep 20`),
+// the comm replaced where a case needs it.
+const sleepStat = "4242 (sleep) S 4000 4242 3900 34816 4242 4194304 96 0 0 0 0 0 0 0 20 0 1 0 123456 5632000 220 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want Process
+		err  bool
+	}{
+		{"a sleeping child", sleepStat, Process{PID: 4242, PPID: 4000, State: 'S', Comm: "sleep", Start: 123456}, false},
+		{"a comm with spaces and parentheses: the last ')' ends it",
+			"77 (a) (b c) Z 1 77 77 0 -1 4194316 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n",
+			Process{PID: 77, PPID: 1, State: 'Z', Comm: "a) (b c", Start: 99}, false},
+		{"no comm", "4242 sleep S 1", Process{}, true},
+		{"a pid that is not a number", "x (sleep) S 1 1 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 5\n", Process{}, true},
+		{"too few fields: starttime missing", "1 (init) S 0 1 1", Process{}, true},
+		{"a state of two letters", "1 (init) SS 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0\n", Process{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseStat([]byte(tt.in))
+			if tt.err {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestParseChildrenAndCmdline(t *testing.T) {
+	got, err := ParseChildren([]byte("12 34 \n"))
+	require.NoError(t, err)
+	assert.Equal(t, []int{12, 34}, got, "space-separated, trailing space as the kernel prints it")
+	got, err = ParseChildren(nil)
+	require.NoError(t, err)
+	assert.Empty(t, got, "no children: an empty file")
+	_, err = ParseChildren([]byte("12 x"))
+	assert.Error(t, err, "a field that is no pid")
+
+	assert.Equal(t, []string{"sleep", "20"}, ParseCmdline([]byte("sleep\x0020\x00")))
+	assert.Nil(t, ParseCmdline(nil), "a zombie's cmdline is empty")
+}
+
+func TestCommand(t *testing.T) {
+	assert.Equal(t, "sleep 20", Process{Comm: "sleep", Args: []string{"sleep", "20"}}.Command())
+	assert.Equal(t, "true", Process{Comm: "true", State: 'Z'}.Command(), "a zombie has no command line: its comm")
+	assert.True(t, Process{State: 'Z'}.Zombie())
+	assert.False(t, Process{State: 'S'}.Zombie())
+}
+
+func TestChildrenFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		// Two threads; the second forked two children, one of them twice
+		// listed (never by the kernel, but harmless), one reaped since.
+		"4000/task/4000/children": {Data: []byte("4242 ")},
+		"4000/task/4001/children": {Data: []byte("4243 4244 4242")},
+		"4242/stat":               {Data: []byte(sleepStat)},
+		"4242/cmdline":            {Data: []byte("sleep\x0020\x00")},
+		"4243/stat":               {Data: []byte("4243 (true) Z 4000 4243 3900 0 -1 4194316 0 0 0 0 0 0 0 0 20 0 1 0 123460 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n")},
+		"4243/cmdline":            {Data: nil},
+		// 4244 has no stat: it was reaped after the children file was read.
+		"5000/task/5000/stat": {Data: []byte("x")},
+	}
+	got, err := ChildrenFS(fsys, 4000)
+	require.NoError(t, err)
+	assert.Equal(t, []Process{
+		{PID: 4242, PPID: 4000, State: 'S', Comm: "sleep", Args: []string{"sleep", "20"}, Start: 123456},
+		{PID: 4243, PPID: 4000, State: 'Z', Comm: "true", Start: 123460},
+	}, got)
+
+	_, err = ChildrenFS(fsys, 4100)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "no such process")
+
+	_, err = ChildrenFS(fsys, 5000)
+	assert.ErrorIs(t, err, errors.ErrUnsupported, "a kernel without children files")
+
+	none := fstest.MapFS{"6000/task/6000/children": {Data: nil}}
+	got, err = ChildrenFS(none, 6000)
+	require.NoError(t, err)
+	assert.Empty(t, got, "no children")
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte(sleepStat))
+	f.Add([]byte("1 ((() Z 0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseStat(b)
+		if err == nil && p.PID <= 0 {
+			t.Fatalf("pid %d accepted", p.PID)
+		}
+	})
+}
