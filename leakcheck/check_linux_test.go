@@ -225,7 +225,7 @@ func TestMisuseIsLoud(t *testing.T) {
 	ft = runCheck(t, func() {}, leakcheck.WithResources(0))
 	assert.Contains(t, ft.errorText(), "name one or more of Goroutines, FDs, Sockets, Threads")
 	ft = runCheck(t, func() {}, leakcheck.Cleanup(func(int) {}))
-	assert.Contains(t, ft.errorText(), "Cleanup is for VerifyNone and VerifyTestMain")
+	assert.Contains(t, ft.errorText(), "Cleanup does not apply to Check; it is for VerifyNone, VerifyTestMain")
 }
 
 func TestCleanCheckLooksOnce(t *testing.T) {

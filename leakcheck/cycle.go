@@ -1,11 +1,9 @@
 package leakcheck
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -78,65 +76,97 @@ func (c *CycleReport) String() string {
 }
 
 // costLine renders per-object counts: "+28 fds (1 eventpoll, 26 eventfd,
-// 1 socket), +3 goroutines". Sockets are descriptors too, so they are part
-// of the fd total, as a user counting /proc/PID/fd sees them.
+// 1 socket), +3 goroutines". A kind counted as part of another (sockets
+// are descriptors too, as a user counting /proc/PID/fd sees them) adds to
+// that kind's total and shows in its breakdown. Descriptor-holding kinds
+// come first: they are what the incidents count.
 func costLine(per map[string]float64, cats []Category, plus bool) string {
 	sign := ""
 	if plus {
 		sign = "+"
 	}
-	var parts []string
-	fds := per["fds"] + per["sockets"]
-	if fds > 0 {
-		var kinds []string
+	type line struct {
+		total float64
+		parts []string
+	}
+	lines := map[Resource]*line{}
+	into := func(r Resource) Resource {
+		if p, ok := kindOf(r).(costPart); ok {
+			return p.costOf()
+		}
+		return r
+	}
+	for _, k := range kinds {
+		r := k.resource()
+		v := per[name(k)]
+		if v <= 0 {
+			continue
+		}
+		l := lines[into(r)]
+		if l == nil {
+			l = &line{}
+			lines[into(r)] = l
+		}
+		l.total += v
+		if into(r) != r {
+			one, many := k.names()
+			l.parts = append(l.parts, num(v)+" "+pick(v, one, many))
+			continue
+		}
 		for _, c := range cats {
-			if c.Resource != FDs {
+			if c.Resource != r || !hasCostParts(r) {
 				continue
 			}
 			for _, g := range c.Groups {
-				kinds = append(kinds, num(per["fds/"+g.Key])+" "+g.Key)
+				l.parts = append(l.parts, num(per[name(k)+"/"+g.Key])+" "+g.Key)
 			}
-		}
-		if per["sockets"] > 0 {
-			noun := "socket"
-			if per["sockets"] != 1 {
-				noun = "sockets"
-			}
-			kinds = append(kinds, num(per["sockets"])+" "+noun)
-		}
-		noun := "fds"
-		if fds == 1 {
-			noun = "fd"
-		}
-		parts = append(parts, fmt.Sprintf("%s%s %s (%s)", sign, num(fds), noun, strings.Join(kinds, ", ")))
-	}
-	for _, r := range []Resource{Goroutines, Threads} {
-		if v := per[r.String()]; v > 0 {
-			noun := r.String()
-			if v == 1 {
-				noun = strings.TrimSuffix(noun, "s")
-			}
-			parts = append(parts, fmt.Sprintf("%s%s %s", sign, num(v), noun))
 		}
 	}
-	return strings.Join(parts, ", ")
+	var out []string
+	for _, first := range []bool{true, false} {
+		for _, k := range kinds {
+			r := k.resource()
+			l := lines[r]
+			if l == nil || hasCostParts(r) != first {
+				continue
+			}
+			out = append(out, costText(k, l.total, l.parts, sign))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func costText(k kind, total float64, parts []string, sign string) string {
+	one, many := k.names()
+	s := fmt.Sprintf("%s%s %s", sign, num(total), pick(total, one, many))
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
+// hasCostParts reports whether a cost line breaks kind r down by group:
+// the kinds that others are part of (descriptors, by kind).
+func hasCostParts(r Resource) bool {
+	for _, k := range kinds {
+		if p, ok := k.(costPart); ok && p.costOf() == r {
+			return true
+		}
+	}
+	return false
+}
+
+func pick(v float64, one, many string) string {
+	if v == 1 {
+		return one
+	}
+	return many
 }
 
 // num renders a per-object count: whole numbers plainly, others with two
 // decimals at most.
 func num(v float64) string {
 	return strconv.FormatFloat(float64(int64(v*100+0.5))/100, 'f', -1, 64)
-}
-
-func ignoredNote(ig []Ignored) string {
-	if len(ig) == 0 {
-		return ""
-	}
-	var parts []string
-	for _, i := range ig {
-		parts = append(parts, fmt.Sprintf("%d %s", i.Count, i.What))
-	}
-	return "(" + strings.Join(parts, ", ") + " ignored)"
 }
 
 // FindCycle runs the create-many/delete-many pattern and reports what one
@@ -152,15 +182,12 @@ func ignoredNote(ig []Ignored) string {
 // An error from createAll or destroyAll stops the cycle and is returned.
 // Cycle is the testing.TB form.
 func FindCycle(n int, createAll func(n int) error, destroyAll func() error, opts ...Option) (*CycleReport, error) {
-	cfg := newConfig(opts)
+	cfg := newConfig(inCycle, opts)
 	if n < 1 {
-		cfg.misuse = append(cfg.misuse, fmt.Sprintf("cycle count %d: create at least one object", n))
+		cfg.misusef("cycle count %d: create at least one object", n)
 	}
 	if createAll == nil || destroyAll == nil {
-		cfg.misuse = append(cfg.misuse, "a cycle needs both a create and a destroy step")
-	}
-	if cfg.cleanup != nil {
-		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain, not cycles")
+		cfg.misusef("a cycle needs both a create and a destroy step")
 	}
 	if err := cfg.err(); err != nil {
 		return nil, err
@@ -201,91 +228,5 @@ func runCycle(cfg *config, n int, createAll func(int) error, destroyAll func() e
 	return &CycleReport{N: n, Created: created, Retained: retained}, nil
 }
 
-// Cycle runs the create-many/delete-many pattern in a test and fails it
-// when destroying the objects does not give back what creating them took.
-// create makes one object and returns the function that destroys it; Cycle
-// calls it n times, then every destroy function, most recent first:
-//
-//	rep := leakcheck.Cycle(t, 200, func() func() {
-//		f, err := proxy.Forward("127.0.0.1:0", backend)
-//		require.NoError(t, err)
-//		return func() { proxy.Delete(f) }
-//	})
-//	t.Logf("per create: %v", rep.PerCreate())
-//
-// See FindCycle for the steps (a warm-up cycle comes first). The report is
-// returned for assertions and logged; on a leak the test fails with it.
-// Use CycleAll for code that is created and torn down in bulk.
-func Cycle(t testing.TB, n int, create func() (destroy func()), opts ...Option) *CycleReport {
-	t.Helper()
-	var destroys []func()
-	createAll := func(k int) error {
-		for range k {
-			d := create()
-			if d == nil {
-				return errors.New("the create step returned a nil destroy function")
-			}
-			destroys = append(destroys, d)
-		}
-		return nil
-	}
-	destroyAll := func() error {
-		for i := len(destroys) - 1; i >= 0; i-- {
-			destroys[i]()
-		}
-		destroys = destroys[:0]
-		return nil
-	}
-	if create == nil {
-		createAll = nil
-	}
-	return cycleTB(t, n, createAll, destroyAll, opts)
-}
-
-// CycleAll is Cycle for code that is created and destroyed in bulk:
-// createAll(k) creates k objects, destroyAll destroys every object created.
-func CycleAll(t testing.TB, n int, createAll func(n int), destroyAll func(), opts ...Option) *CycleReport {
-	t.Helper()
-	var ca func(int) error
-	var da func() error
-	if createAll != nil {
-		ca = func(k int) error { createAll(k); return nil }
-	}
-	if destroyAll != nil {
-		da = func() error { destroyAll(); return nil }
-	}
-	return cycleTB(t, n, ca, da, opts)
-}
-
-func cycleTB(t testing.TB, n int, createAll func(int) error, destroyAll func() error, opts []Option) *CycleReport {
-	t.Helper()
-	cfg := newConfig(opts)
-	if n < 1 {
-		cfg.misuse = append(cfg.misuse, fmt.Sprintf("Cycle(t, %d, …): create at least one object", n))
-	}
-	if createAll == nil || destroyAll == nil {
-		cfg.misuse = append(cfg.misuse, "Cycle needs a create step and a destroy step; got nil")
-	}
-	if cfg.cleanup != nil {
-		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain, not cycles")
-	}
-	if err := cfg.err(); err != nil {
-		t.Errorf("%v", err)
-		return nil
-	}
-	labelTestGoroutine(t.Name())
-	rep, err := runCycle(cfg, n, createAll, destroyAll, testDeadline(t, cfg.timeout))
-	if err != nil {
-		t.Errorf("leakcheck: %v", err)
-		return nil
-	}
-	summary, _, _ := strings.Cut(rep.String(), "\n")
-	t.Attr("leakcheck", strings.TrimPrefix(summary, "leakcheck: "))
-	writeArtifacts(t, rep.Retained)
-	if rep.Leaked() {
-		t.Errorf("%s", rep)
-	} else {
-		t.Logf("%s", summary)
-	}
-	return rep
-}
+func (c *CycleReport) artifacts() map[string]func(string) error { return c.Retained.artifacts() }
+func (c *CycleReport) unchecked() []string                      { return c.Retained.Unchecked }

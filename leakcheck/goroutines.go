@@ -12,6 +12,116 @@ import (
 	"github.com/leakcheck/go/internal/gostack"
 )
 
+// labelKey is the pprof label leakcheck puts on a checked test's goroutine.
+// Goroutines inherit their creator's labels, so every goroutine the test
+// starts (and every goroutine those start) carries the test's name.
+const labelKey = "leakcheck.test"
+
+// goroutineKind is the goroutines of the current process, by ID.
+type goroutineKind struct{}
+
+func (goroutineKind) resource() Resource          { return Goroutines }
+func (goroutineKind) names() (string, string)     { return "goroutine", "goroutines" }
+func (goroutineKind) itemNouns() (string, string) { return "goroutine", "goroutines" }
+func (goroutineKind) goName() string              { return "Goroutines" }
+func (goroutineKind) selfOnly()                   {}
+func (goroutineKind) countFirst()                 {}
+func (goroutineKind) collected(s *Snapshot) bool  { return s.goroutines != nil || s.Goroutines != nil }
+
+func (goroutineKind) collect(s *Snapshot, l look) error {
+	if l == sampleLook {
+		s.goroutineCount = runtime.NumGoroutine()
+		s.goroutines = &goroutineState{}
+		return nil
+	}
+	g, err := takeGoroutines(l.baseline(), l.detailed())
+	if err != nil {
+		return err
+	}
+	s.goroutines = g
+	if l == fullLook {
+		s.Goroutines = g.public()
+	}
+	return nil
+}
+
+// The goroutines that are never a test's leak.
+var runtimeGoroutines = filter[*goroutine]{name: "runtime and testing goroutines",
+	drop: func(g *goroutine) bool { return gostack.RuntimeOwned(*g) }}
+
+func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
+	if now.goroutines == nil || (!d.none && base.goroutines == nil) {
+		return nil, nil
+	}
+	var baseState *goroutineState
+	if !d.none {
+		baseState = base.goroutines
+	}
+	candidates, err := newGoroutines(baseState, now.goroutines, d.none, d.label)
+	if err != nil || len(candidates) == 0 {
+		return nil, err
+	}
+	gs := make([]*goroutine, len(candidates))
+	for i := range candidates {
+		gs[i] = &candidates[i]
+	}
+	// The goroutine running the check is the caller's, not a leak (the
+	// one that took the baseline is in the baseline); asked only when
+	// there are candidates, since it costs a stack trace.
+	self := gostack.CurrentID()
+	caller := filter[*goroutine]{drop: func(g *goroutine) bool { return g.ID == self }}
+	gs = keep(d, gs, []filter[*goroutine]{caller, runtimeGoroutines}, d.cfg.goroutineFilters)
+	sort.Slice(gs, func(i, j int) bool { return gs[i].ID < gs[j].ID })
+	items := make([]Item, 0, len(gs))
+	for _, g := range gs {
+		items = append(items, goroutineItem(g))
+	}
+	return items, nil
+}
+
+// goroutineItem is one goroutine of a group: grouped by where it is
+// blocked and what started it, shown with how long it has waited and
+// the line it waits at.
+func goroutineItem(g *goroutine) Item {
+	key := fmt.Sprintf("%s [%s]", g.TopFunction(), g.State)
+	if cb := g.CreatedBy(); cb != "" {
+		key += ", created by " + cb
+	}
+	text := "[" + g.State
+	if g.Wait > 0 {
+		text += ", " + g.Wait.String()
+	}
+	text += "]"
+	if len(g.Frames) > 0 && g.Frames[0].File != "" {
+		text += fmt.Sprintf(" at %s:%d", g.Frames[0].File, g.Frames[0].Line)
+	}
+	return Item{Resource: Goroutines, ID: g.ID, Text: text, group: key, detail: g.Raw}
+}
+
+func (goroutineKind) count(s *Snapshot, m map[string]int) {
+	switch {
+	case s.look == sampleLook:
+		m[name(goroutineKind{})] = s.goroutineCount
+	case s.Goroutines != nil:
+		m[name(goroutineKind{})] = len(s.Goroutines)
+	case s.goroutines != nil && s.goroutines.dump != nil:
+		m[name(goroutineKind{})] = len(s.goroutines.dump)
+	}
+}
+
+func (goroutineKind) details(base, now *Snapshot, items []Item) string {
+	if len(items) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("== leaked goroutines, full stacks\n\n")
+	for _, it := range items {
+		b.WriteString(it.detail)
+		b.WriteString("\n\n")
+	}
+	return b.String()
+}
+
 // Goroutine is a goroutine of the current process, as a report shows it.
 type Goroutine struct {
 	ID        uint64
@@ -122,74 +232,52 @@ func publicGoroutine(g gostack.Goroutine) Goroutine {
 	return Goroutine{ID: g.ID, State: g.State, Function: g.TopFunction(), CreatedBy: g.CreatedBy(), Labels: g.Labels, Stack: g.Raw}
 }
 
-// newGoroutines returns the goroutines of now that are not in base and not
-// the runtime's or the testing framework's, and how many of those it left
-// out. With none, base is ignored: every goroutine but the caller's counts
-// (goleak's VerifyNone). With a label, only goroutines carrying that test's
-// label are candidates (parallel attribution).
-func newGoroutines(base, now *goroutineState, none bool, label string) ([]*goroutine, int, error) {
-	var candidates []gostack.Goroutine
+// newGoroutines returns the goroutines of now that are not in base. With
+// none, base is ignored: every goroutine counts (goleak's VerifyNone). With
+// a label, only goroutines carrying that test's label are candidates
+// (parallel attribution).
+func newGoroutines(base, now *goroutineState, none bool, label string) ([]gostack.Goroutine, error) {
 	switch {
 	case label != "":
 		lc, err := gostack.TakeLabeledCensus()
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		groups := lc.GroupsWithLabel(labelKey, label)
 		if len(groups) == 0 {
-			return nil, 0, nil
+			return nil, nil
 		}
 		if err := now.takeDump(); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		candidates = gostack.NewSince(groups, now.dump)
+		candidates := gostack.NewSince(groups, now.dump)
 		if base != nil && base.ids != nil {
 			candidates = gostack.NewSinceIDs(base.ids, candidates)
 		}
+		return candidates, nil
 	case none:
 		if err := now.takeDump(); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		candidates = now.dump
+		return now.dump, nil
 	case now.ids != nil && now.dump != nil:
 		// Two full snapshots (Compare): the IDs say it all.
-		candidates = gostack.NewSinceIDs(base.ids, now.dump)
-	default:
-		if base.hasCreated && now.hasCreated && now.created == base.created {
-			return nil, 0, nil // no goroutine was created since the baseline
-		}
-		if base.census != nil && now.census != nil {
-			if !now.census.Grew(base.census) {
-				return nil, 0, nil
-			}
-		} else if !hasNewID(base.ids, gostack.IDs()) {
-			return nil, 0, nil
-		}
-		if err := now.takeDump(); err != nil {
-			return nil, 0, err
-		}
-		candidates = gostack.NewSinceIDs(base.ids, now.dump)
+		return gostack.NewSinceIDs(base.ids, now.dump), nil
 	}
-	var out []*goroutine
-	ignored := 0
-	// The goroutine running the check is the caller's, not a leak (the one
-	// that took the baseline is in the baseline). Only asked when there
-	// are candidates: it costs a stack trace.
-	var self uint64
-	if len(candidates) > 0 {
-		self = gostack.CurrentID()
+	if base.hasCreated && now.hasCreated && now.created == base.created {
+		return nil, nil // no goroutine was created since the baseline
 	}
-	for i := range candidates {
-		g := &candidates[i]
-		switch {
-		case g.ID == self:
-		case gostack.RuntimeOwned(*g):
-			ignored++
-		default:
-			out = append(out, g)
+	if base.census != nil && now.census != nil {
+		if !now.census.Grew(base.census) {
+			return nil, nil
 		}
+	} else if !hasNewID(base.ids, gostack.IDs()) {
+		return nil, nil
 	}
-	return out, ignored, nil
+	if err := now.takeDump(); err != nil {
+		return nil, err
+	}
+	return gostack.NewSinceIDs(base.ids, now.dump), nil
 }
 
 // hasNewID reports whether now (sorted) holds an ID that base (sorted) does not.
@@ -204,68 +292,4 @@ func hasNewID(base, now []uint64) bool {
 		}
 	}
 	return false
-}
-
-// currentGoroutineIDs returns the IDs of every goroutine now, for IgnoreCurrent.
-func currentGoroutineIDs() (map[uint64]bool, error) {
-	d, err := gostack.All()
-	if err != nil {
-		return nil, err
-	}
-	ids := make(map[uint64]bool, len(d))
-	for _, g := range d {
-		ids[g.ID] = true
-	}
-	return ids, nil
-}
-
-// goroutineCategory groups leaked goroutines by where they are blocked and
-// what started them.
-func goroutineCategory(gs []*goroutine) Category {
-	c := Category{Resource: Goroutines}
-	byKey := map[string]*Group{}
-	var keys []string
-	sort.Slice(gs, func(i, j int) bool { return gs[i].ID < gs[j].ID })
-	for _, g := range gs {
-		key := fmt.Sprintf("%s [%s]", g.TopFunction(), g.State)
-		if cb := g.CreatedBy(); cb != "" {
-			key += ", created by " + cb
-		}
-		grp := byKey[key]
-		if grp == nil {
-			grp = &Group{Key: key}
-			byKey[key] = grp
-			keys = append(keys, key)
-		}
-		grp.Items = append(grp.Items, goroutineItem(g))
-	}
-	for _, k := range keys {
-		c.Groups = append(c.Groups, *byKey[k])
-	}
-	sortGroups(c.Groups)
-	return c
-}
-
-// goroutineItem renders one goroutine of a group: its ID, how long it has
-// waited, and where it is blocked.
-func goroutineItem(g *goroutine) string {
-	s := fmt.Sprintf("goroutine %d [%s", g.ID, g.State)
-	if g.Wait > 0 {
-		s += ", " + g.Wait.String()
-	}
-	s += "]"
-	if len(g.Frames) > 0 && g.Frames[0].File != "" {
-		s += fmt.Sprintf(" at %s:%d", g.Frames[0].File, g.Frames[0].Line)
-	}
-	return s
-}
-
-// stacks renders the full stacks of leaked goroutines for artifacts.
-func stacks(gs []*goroutine) string {
-	var b strings.Builder
-	for _, g := range gs {
-		b.WriteString(g.Raw)
-		b.WriteString("\n\n")
-	}
-	return b.String()
 }

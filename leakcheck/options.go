@@ -9,56 +9,66 @@ import (
 	"github.com/leakcheck/go/sockstate"
 )
 
-// Resource is a kind of thing a process can leak. Values combine as a set:
-// WithResources(Goroutines | FDs).
-type Resource uint8
-
-// The resources leakcheck checks; all of them unless WithResources says
-// otherwise.
-const (
-	Goroutines Resource = 1 << iota // goroutines of the current process
-	FDs                             // file descriptors other than sockets
-	Sockets                         // socket descriptors, described by protocol, state and addresses
-	Threads                         // OS threads
-
-	AllResources = Goroutines | FDs | Sockets | Threads
-)
-
-var resourceNames = []struct {
-	r    Resource
-	name string
-}{{Goroutines, "goroutines"}, {FDs, "fds"}, {Sockets, "sockets"}, {Threads, "threads"}}
-
-// String names the resources in the set: "goroutines", "fds|sockets".
-func (r Resource) String() string {
-	var parts []string
-	for _, n := range resourceNames {
-		if r&n.r != 0 {
-			parts = append(parts, n.name)
-			r &^= n.r
-		}
-	}
-	if r != 0 || len(parts) == 0 {
-		parts = append(parts, fmt.Sprintf("Resource(%#x)", uint8(r)))
-	}
-	return strings.Join(parts, "|")
-}
-
-// each calls f for every single resource in r, in report order.
-func (r Resource) each(f func(Resource)) {
-	for _, n := range resourceNames {
-		if r&n.r != 0 {
-			f(n.r)
-		}
-	}
-}
-
-// Option configures Check, VerifyNone, VerifyTestMain, Find, Cycle and Soak.
+// Option configures Check, VerifyNone, VerifyTestMain, Find, Compare, Take,
+// Cycle and Soak. Each option applies to some of them; given to one it does
+// not apply to (a soak's WithIterations to Check, Cleanup to Find), it is a
+// misuse error that names both.
 type Option interface{ apply(*config) }
 
-type optionFunc func(*config)
+// entry is an entry point of the package, as a set for option scopes.
+type entry uint16
 
-func (f optionFunc) apply(c *config) { f(c) }
+const (
+	inCheck entry = 1 << iota
+	inVerifyNone
+	inVerifyTestMain
+	inFind
+	inCompare
+	inTake
+	inCycle // Cycle, CycleAll, FindCycle
+	inSoak  // Soak, RunSoak
+
+	anywhere = inCheck | inVerifyNone | inVerifyTestMain | inFind | inCompare | inTake | inCycle | inSoak
+	// settling entry points wait for teardown.
+	settling = inCheck | inVerifyNone | inVerifyTestMain | inFind | inCycle
+	// judging entry points report leaks against a baseline.
+	judging = settling | inCompare
+)
+
+var entryNames = []struct {
+	e    entry
+	name string
+}{
+	{inCheck, "Check"}, {inVerifyNone, "VerifyNone"}, {inVerifyTestMain, "VerifyTestMain"},
+	{inFind, "Find"}, {inCompare, "Compare"}, {inTake, "Take"},
+	{inCycle, "Cycle, CycleAll and FindCycle"}, {inSoak, "Soak and RunSoak"},
+}
+
+func (e entry) String() string {
+	var parts []string
+	for _, n := range entryNames {
+		if e&n.e != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// option is every Option: its name as the user wrote it (for misuse
+// messages), where it applies, and what it sets.
+type option struct {
+	name  string
+	where entry
+	set   func(*config)
+}
+
+func (o option) apply(c *config) {
+	if c.entry != 0 && o.where&c.entry == 0 {
+		c.misuse = append(c.misuse, fmt.Sprintf("%s does not apply to %s; it is for %s", o.name, c.entry, o.where))
+		return
+	}
+	o.set(c)
+}
 
 // DefaultTimeout is how long a check waits for asynchronous teardown (a
 // keep-alive connection closing, a goroutine seeing its context cancelled)
@@ -67,25 +77,30 @@ func (f optionFunc) apply(c *config) { f(c) }
 const DefaultTimeout = 3 * time.Second
 
 type config struct {
+	entry     entry
 	resources Resource
 	timeout   time.Duration
-	pid       int // 0: the current process
+	target    target
 
-	goroutineFilters []func(g *goroutine) bool
-	fdFilters        []func(fdsnap.FD) bool
-	socketFilters    []func(sockstate.Socket) bool
-	threadFilters    []func(Thread) bool
-	tolerance        map[Resource]int
-	cleanup          func(exitCode int)
-	soak             soakConfig
-	misuse           []string
+	goroutineFilters []filter[*goroutine]
+	fdFilters        []filter[fdsnap.FD]
+	socketFilters    []filter[sockstate.Socket]
+	threadFilters    []filter[Thread]
+	processFilters   []filter[Process]
+	// current are snapshots IgnoreCurrent took: what they hold is ignored.
+	current      []*Snapshot
+	tolerance    map[Resource]int
+	cleanup      func(exitCode int)
+	runOnFailure bool
+	soak         soakConfig
+	misuse       []string
 
 	// Test-only knobs.
 	allowGCDuringSettle bool
 }
 
-func newConfig(opts []Option) *config {
-	c := &config{resources: AllResources, timeout: DefaultTimeout,
+func newConfig(e entry, opts []Option) *config {
+	c := &config{entry: e, resources: AllResources, timeout: DefaultTimeout, target: selfTarget(),
 		soak: soakConfig{interval: DefaultSampleInterval, warmup: DefaultWarmup}}
 	for _, o := range opts {
 		if o != nil {
@@ -95,43 +110,55 @@ func newConfig(opts []Option) *config {
 	return c
 }
 
+func (c *config) err() error {
+	if len(c.misuse) == 0 {
+		return nil
+	}
+	return fmt.Errorf("leakcheck: %s", strings.Join(c.misuse, "\n"))
+}
+
+// misusef records a misuse of an entry point, reported before any check.
+func (c *config) misusef(format string, args ...any) {
+	c.misuse = append(c.misuse, fmt.Sprintf(format, args...))
+}
+
 // WithResources limits the check to the resources in r:
 // WithResources(Goroutines) behaves like goleak.
 func WithResources(r Resource) Option {
-	return optionFunc(func(c *config) {
+	return option{fmt.Sprintf("WithResources(%s)", r), anywhere, func(c *config) {
 		if r&^AllResources != 0 || r == 0 {
-			c.misuse = append(c.misuse, fmt.Sprintf("WithResources(%s): name one or more of Goroutines, FDs, Sockets, Threads", r))
+			c.misusef("WithResources(%s): name one or more of %s", r, resourceNames())
 			return
 		}
 		c.resources = r
-	})
+	}}
 }
 
 // WithTimeout sets how long a check waits for resources to be released
 // before it reports them (DefaultTimeout if unset). In a test it never waits
 // past the test's deadline.
 func WithTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
+	return option{fmt.Sprintf("WithTimeout(%v)", d), settling, func(c *config) {
 		if d < 0 {
-			c.misuse = append(c.misuse, fmt.Sprintf("WithTimeout(%v): the timeout cannot be negative", d))
+			c.misusef("WithTimeout(%v): the timeout cannot be negative", d)
 			return
 		}
 		c.timeout = d
-	})
+	}}
 }
 
 // WithPID checks process pid instead of the current one: its file
-// descriptors, sockets (in its network namespace) and threads. The process
-// can be written in any language; goroutines are only checked for the
-// current process.
+// descriptors, sockets (in its network namespace), threads and child
+// processes. The process can be written in any language; goroutines are
+// only checked for the current process.
 func WithPID(pid int) Option {
-	return optionFunc(func(c *config) {
+	return option{fmt.Sprintf("WithPID(%d)", pid), inCheck | inFind | inTake | inCycle | inSoak, func(c *config) {
 		if pid <= 0 {
-			c.misuse = append(c.misuse, fmt.Sprintf("WithPID(%d): want the pid of a running process", pid))
+			c.misusef("WithPID(%d): want the pid of a running process", pid)
 			return
 		}
-		c.pid = pid
-	})
+		c.target = pidTarget(pid)
+	}}
 }
 
 // WithTolerance lets up to n leaked items of resource r pass, for code that
@@ -139,93 +166,109 @@ func WithPID(pid int) Option {
 // started worker). Use it sparingly: a tolerance hides exactly that many
 // leaks.
 func WithTolerance(r Resource, n int) Option {
-	return optionFunc(func(c *config) {
+	return option{fmt.Sprintf("WithTolerance(%s, %d)", r, n), judging, func(c *config) {
 		if n < 0 || r == 0 || r&^AllResources != 0 {
-			c.misuse = append(c.misuse, fmt.Sprintf("WithTolerance(%s, %d): want a resource and n ≥ 0", r, n))
+			c.misusef("WithTolerance(%s, %d): want a resource and n ≥ 0", r, n)
 			return
 		}
 		if c.tolerance == nil {
 			c.tolerance = make(map[Resource]int)
 		}
 		r.each(func(one Resource) { c.tolerance[one] = n })
-	})
+	}}
+}
+
+// ignoreOption builds the Ignore… options: a filter of one kind, named for
+// the ignored note after the option itself.
+func ignoreOption[T any](what, name string, add func(*config, filter[T]), drop func(T) bool) Option {
+	return option{name, judging | inSoak, func(c *config) {
+		if drop == nil {
+			c.misusef("%s: the function is nil", name)
+			return
+		}
+		add(c, filter[T]{name: what + " matching " + name, drop: drop})
+	}}
 }
 
 // IgnoreTopFunction ignores goroutines whose stack has function f at the
 // top, as goleak.IgnoreTopFunction does. f is fully qualified:
 // "net/http.(*persistConn).readLoop".
 func IgnoreTopFunction(f string) Option {
-	return optionFunc(func(c *config) {
-		c.goroutineFilters = append(c.goroutineFilters, func(g *goroutine) bool { return g.TopFunction() == f })
-	})
+	return ignoreOption("goroutines", fmt.Sprintf("IgnoreTopFunction(%q)", f), addGoroutineFilter,
+		func(g *goroutine) bool { return g.TopFunction() == f })
 }
 
 // IgnoreAnyFunction ignores goroutines with function f anywhere in their
 // stack, as goleak.IgnoreAnyFunction does.
 func IgnoreAnyFunction(f string) Option {
-	return optionFunc(func(c *config) {
-		c.goroutineFilters = append(c.goroutineFilters, func(g *goroutine) bool { return g.HasFunction(f) })
-	})
+	return ignoreOption("goroutines", fmt.Sprintf("IgnoreAnyFunction(%q)", f), addGoroutineFilter,
+		func(g *goroutine) bool { return g.HasFunction(f) })
 }
 
 // IgnoreCreatedBy ignores goroutines created by function f (the "created by"
 // line of the stack), as goleak.IgnoreCreatedBy does.
 func IgnoreCreatedBy(f string) Option {
-	return optionFunc(func(c *config) {
-		c.goroutineFilters = append(c.goroutineFilters, func(g *goroutine) bool { return g.CreatedBy() == f })
-	})
+	return ignoreOption("goroutines", fmt.Sprintf("IgnoreCreatedBy(%q)", f), addGoroutineFilter,
+		func(g *goroutine) bool { return g.CreatedBy() == f })
 }
 
-// IgnoreCurrent ignores the goroutines that exist when the option is
-// created, as goleak.IgnoreCurrent does.
-func IgnoreCurrent() Option {
-	ids, err := currentGoroutineIDs()
-	return optionFunc(func(c *config) {
-		if err != nil {
-			c.misuse = append(c.misuse, "IgnoreCurrent: "+err.Error())
-			return
-		}
-		c.goroutineFilters = append(c.goroutineFilters, func(g *goroutine) bool { return ids[g.ID] })
-	})
+func addGoroutineFilter(c *config, f filter[*goroutine]) {
+	c.goroutineFilters = append(c.goroutineFilters, f)
 }
 
 // IgnoreFD ignores descriptors (other than sockets) for which ignore
 // returns true.
 func IgnoreFD(ignore func(fdsnap.FD) bool) Option {
-	return optionFunc(func(c *config) {
-		if ignore != nil {
-			c.fdFilters = append(c.fdFilters, ignore)
-		}
-	})
+	return ignoreOption("fds", "IgnoreFD", func(c *config, f filter[fdsnap.FD]) { c.fdFilters = append(c.fdFilters, f) }, ignore)
 }
 
 // IgnoreSocket ignores sockets for which ignore returns true.
 func IgnoreSocket(ignore func(sockstate.Socket) bool) Option {
-	return optionFunc(func(c *config) {
-		if ignore != nil {
-			c.socketFilters = append(c.socketFilters, ignore)
-		}
-	})
+	return ignoreOption("sockets", "IgnoreSocket", func(c *config, f filter[sockstate.Socket]) { c.socketFilters = append(c.socketFilters, f) }, ignore)
 }
 
 // IgnoreThread ignores threads for which ignore returns true.
 func IgnoreThread(ignore func(Thread) bool) Option {
-	return optionFunc(func(c *config) {
-		if ignore != nil {
-			c.threadFilters = append(c.threadFilters, ignore)
+	return ignoreOption("threads", "IgnoreThread", func(c *config, f filter[Thread]) { c.threadFilters = append(c.threadFilters, f) }, ignore)
+}
+
+// IgnoreProcess ignores child processes for which ignore returns true.
+func IgnoreProcess(ignore func(Process) bool) Option {
+	return ignoreOption("processes", "IgnoreProcess", func(c *config, f filter[Process]) { c.processFilters = append(c.processFilters, f) }, ignore)
+}
+
+// IgnoreCurrent ignores everything the current process holds when the
+// option is created, of every resource: its goroutines (as
+// goleak.IgnoreCurrent does), descriptors, sockets, threads and child
+// processes. A VerifyTestMain given IgnoreCurrent() after TestMain opened a
+// listener does not report the listener.
+func IgnoreCurrent() Option {
+	snap, err := take(&config{resources: AllResources, target: selfTarget()}, baselineLook)
+	return option{"IgnoreCurrent()", judging | inSoak, func(c *config) {
+		if err != nil {
+			c.misusef("IgnoreCurrent: %v", err)
+			return
 		}
-	})
+		c.current = append(c.current, snap)
+	}}
 }
 
 // Cleanup runs f at the end of VerifyTestMain with the exit code the tests
 // ended with (leakcheck's own failure turns 0 into 1), or at the end of
 // VerifyNone with 0, instead of exiting: as goleak.Cleanup.
 func Cleanup(f func(exitCode int)) Option {
-	return optionFunc(func(c *config) { c.cleanup = f })
+	return option{"Cleanup", inVerifyNone | inVerifyTestMain, func(c *config) { c.cleanup = f }}
+}
+
+// RunOnFailure makes VerifyTestMain check for leaks even when the tests
+// failed (by default it checks only after a successful run, as goleak
+// does): as goleak.RunOnFailure.
+func RunOnFailure() Option {
+	return option{"RunOnFailure()", inVerifyTestMain, func(c *config) { c.runOnFailure = true }}
 }
 
 // allowGCDuringSettle turns off the garbage-collector pause of the settle
 // window, so tests can show what the pause protects against.
 func allowGCDuringSettle() Option {
-	return optionFunc(func(c *config) { c.allowGCDuringSettle = true })
+	return option{"allowGCDuringSettle", anywhere, func(c *config) { c.allowGCDuringSettle = true }}
 }

@@ -2,15 +2,11 @@ package leakcheck
 
 import (
 	"fmt"
-	"regexp"
-	"slices"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/leakcheck/go/fdsnap"
-	"github.com/leakcheck/go/sockstate"
 )
 
 // Report is what a check found: one Category per leaked resource, each
@@ -18,7 +14,7 @@ import (
 type Report struct {
 	Target     string        // "this process" or "pid 4242"
 	Waited     time.Duration // how long the check waited for teardown to settle
-	Categories []Category    // in the order goroutines, fds, sockets, threads
+	Categories []Category    // in the order goroutines, fds, sockets, threads, processes
 	Ignored    []Ignored     // what appeared but is never a leak (the runtime's own, …)
 	Unchecked  []string      // resources that could not be checked, and why
 
@@ -36,16 +32,46 @@ type Category struct {
 }
 
 // Group is leaked items that share a culprit: a goroutine's function and
-// creator, a descriptor kind, a socket's protocol and state, a thread name.
+// creator, a descriptor kind, a socket's protocol and state, a thread name,
+// a child's command.
 type Group struct {
-	Key   string   // "net/http.(*persistConn).readLoop, created by net/http.(*Transport).dialConn", "eventfd", "tcp CLOSE_WAIT"
-	Items []string // one line per item, e.g. "fd 12 file /data/x.log (deleted)"
+	Key   string // "net/http.(*persistConn).readLoop [select], created by net/http.(*Transport).dialConn", "eventfd", "tcp CLOSE_WAIT"
+	Items []Item
+}
+
+// Item is one leaked thing.
+type Item struct {
+	Resource Resource
+	ID       uint64 // the goroutine's ID, the descriptor's number, the thread's TID, the child's pid
+	Text     string // what it is, without the number: "eventfd (count 0)", "tcp 127.0.0.1:80 → 127.0.0.1:5000 CLOSE_WAIT"
+	// Origin is where the item was created, when that is known:
+	// "opened at store.(*Store).openSegment store.go:88".
+	Origin string
+
+	group  string // the key of its group
+	detail string // what artifacts show of it (a goroutine's full stack)
+}
+
+// String renders the item in one line, as a report lists it:
+// "fd 12 file /data/x.log (deleted)", "goroutine 7 [select] at /src/a.go:9",
+// "child process 4242 sleep 20 (running)".
+func (it Item) String() string {
+	one := "item"
+	if k := kindOf(it.Resource); k != nil {
+		one, _ = k.itemNouns()
+	}
+	s := one + " " + strconv.FormatUint(it.ID, 10) + " " + it.Text
+	if it.Origin != "" {
+		s += ", " + it.Origin
+	}
+	return s
 }
 
 // Ignored counts things that appeared during the check but are not leaks by
-// definition, such as the Go runtime's netpoller descriptors.
+// definition, such as the Go runtime's netpoller descriptors, or that the
+// check's options ignore.
 type Ignored struct {
-	What  string // "runtime fds"
+	What  string // "runtime fds", `goroutines matching IgnoreTopFunction("x")`
 	Count int
 }
 
@@ -106,7 +132,7 @@ type reportError struct{ r *Report }
 
 func (e reportError) Error() string { return e.r.String() }
 
-// maxItems is how many items of one group a report prints.
+// maxItems is how many lines of one group a report prints.
 const maxItems = 10
 
 // String renders the report: one counted summary line, then one block per
@@ -115,7 +141,7 @@ const maxItems = 10
 //	leakcheck: 4 leaked after waiting 3s: 1 goroutine, 2 fds, 1 socket (2 runtime fds ignored)
 //	goroutines (1):
 //	  1 × main.(*Monitor).loop [select], created by main.Start
-//	      goroutine 41 [select]: main.(*Monitor).loop
+//	      goroutine 41 [select] at /src/monitor.go:31
 //	fds (2):
 //	  deleted file (2):
 //	      fd 12 file /data/topic-0/00000000.log (deleted)
@@ -148,29 +174,19 @@ func (r *Report) String() string {
 		}
 		b.WriteString(": " + strings.Join(parts, ", "))
 	}
-	if len(r.Ignored) > 0 {
-		var parts []string
-		for _, ig := range r.Ignored {
-			parts = append(parts, fmt.Sprintf("%d %s", ig.Count, ig.What))
-		}
-		b.WriteString(" (" + strings.Join(parts, ", ") + " ignored)")
+	if ig := ignoredNote(r.Ignored); ig != "" {
+		b.WriteString(" " + ig)
 	}
 	for _, c := range r.Categories {
 		fmt.Fprintf(&b, "\n%s (%d):", c.Resource, c.Count())
+		_, first := kindOf(c.Resource).(countFirst)
 		for _, g := range c.Groups {
-			if c.Resource == Goroutines {
+			if first {
 				fmt.Fprintf(&b, "\n  %d × %s", len(g.Items), g.Key)
 			} else {
 				fmt.Fprintf(&b, "\n  %s (%d):", g.Key, len(g.Items))
 			}
-			lines := collapse(g.Items)
-			for i, line := range lines {
-				if i == maxItems && len(lines) > maxItems+1 {
-					fmt.Fprintf(&b, "\n      … and %d more", len(lines)-maxItems)
-					break
-				}
-				b.WriteString("\n      " + line)
-			}
+			writeLines(&b, collapse(g.Items), maxItems)
 		}
 	}
 	for _, u := range r.Unchecked {
@@ -179,62 +195,94 @@ func (r *Report) String() string {
 	return b.String()
 }
 
-// itemNumber splits "fd 12 eventfd (count 0)" into "fd", "12" and
-// "eventfd (count 0)".
-var itemNumber = regexp.MustCompile(`^(fd|goroutine|thread) (\d+) (.+)$`)
+// writeLines writes lines indented under a group, the first max of them
+// and then how many more there are.
+func writeLines(b *strings.Builder, lines []string, max int) {
+	for i, line := range lines {
+		if i == max && len(lines) > max+1 {
+			fmt.Fprintf(b, "\n      … and %d more", len(lines)-max)
+			return
+		}
+		b.WriteString("\n      " + line)
+	}
+}
 
 // collapse renders items that differ only in their number as one line:
 // "60 × eventfd (count 0): fds 15, 16, 17, 20, 21, 22, 25, 26, … and 52 more".
-func collapse(items []string) []string {
+func collapse(items []Item) []string {
 	type run struct {
-		noun, rest string
-		nums       []string
-		item       string
+		first Item
+		ids   []string
+	}
+	type key struct {
+		r            Resource
+		text, origin string
 	}
 	var order []*run
-	byKey := map[string]*run{}
+	byKey := map[key]*run{}
 	for _, it := range items {
-		m := itemNumber.FindStringSubmatch(it)
-		if m == nil {
-			order = append(order, &run{item: it})
-			continue
-		}
-		key := m[1] + "\x00" + m[3]
-		r := byKey[key]
+		k := key{it.Resource, it.Text, it.Origin}
+		r := byKey[k]
 		if r == nil {
-			r = &run{noun: m[1], rest: m[3], item: it}
-			byKey[key] = r
+			r = &run{first: it}
+			byKey[k] = r
 			order = append(order, r)
 		}
-		r.nums = append(r.nums, m[2])
+		r.ids = append(r.ids, strconv.FormatUint(it.ID, 10))
 	}
 	lines := make([]string, 0, len(order))
 	for _, r := range order {
-		if len(r.nums) < 2 {
-			lines = append(lines, r.item)
+		if len(r.ids) < 2 {
+			lines = append(lines, r.first.String())
 			continue
 		}
-		shown := r.nums
-		more := ""
+		shown, more := r.ids, ""
 		if len(shown) > 8 {
 			more = fmt.Sprintf(", … and %d more", len(shown)-8)
 			shown = shown[:8]
 		}
-		lines = append(lines, fmt.Sprintf("%d × %s: %ss %s%s", len(r.nums), r.rest, r.noun, strings.Join(shown, ", "), more))
+		many := "items"
+		if k := kindOf(r.first.Resource); k != nil {
+			_, many = k.itemNouns()
+		}
+		text := r.first.Text
+		if r.first.Origin != "" {
+			text += ", " + r.first.Origin
+		}
+		lines = append(lines, fmt.Sprintf("%d × %s: %s %s%s", len(r.ids), text, many, strings.Join(shown, ", "), more))
 	}
 	return lines
 }
 
-// plural renders "1 goroutine", "2 fds", "1 socket", "3 threads".
-func plural(n int, r Resource) string {
-	name := r.String()
-	if n == 1 {
-		name = strings.TrimSuffix(name, "s")
+// group gathers items into groups by their keys, largest first, then by key.
+func group(items []Item) []Group {
+	byKey := map[string]int{}
+	var gs []Group
+	for _, it := range items {
+		i, ok := byKey[it.group]
+		if !ok {
+			i = len(gs)
+			byKey[it.group] = i
+			gs = append(gs, Group{Key: it.group})
+		}
+		gs[i].Items = append(gs[i].Items, it)
 	}
-	return strconv.Itoa(n) + " " + name
+	sortGroups(gs)
+	return gs
 }
 
-func joinLines(lines []string) string { return strings.Join(lines, "\n") }
+// plural renders "1 goroutine", "2 fds", "1 socket", "3 processes".
+func plural(n int, r Resource) string {
+	k := kindOf(r)
+	if k == nil {
+		return strconv.Itoa(n) + " " + r.String()
+	}
+	one, many := k.names()
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
 
 // sortGroups orders groups largest first, then by key.
 func sortGroups(gs []Group) {
@@ -246,61 +294,26 @@ func sortGroups(gs []Group) {
 	})
 }
 
-func fdCategory(fds []fdsnap.FD) Category {
-	c := Category{Resource: FDs}
-	for _, kg := range fdsnap.Group(fds) {
-		g := Group{Key: kg.Kind.String()}
-		for _, fd := range kg.FDs {
-			g.Items = append(g.Items, fd.String())
-		}
-		c.Groups = append(c.Groups, g)
+func ignoredNote(ig []Ignored) string {
+	if len(ig) == 0 {
+		return ""
 	}
-	sortGroups(c.Groups)
-	return c
+	var parts []string
+	for _, i := range ig {
+		parts = append(parts, fmt.Sprintf("%d %s", i.Count, i.What))
+	}
+	return "(" + strings.Join(parts, ", ") + " ignored)"
 }
 
-func socketCategory(fds []fdsnap.FD, socks map[uint64]sockstate.Socket) Category {
-	c := Category{Resource: Sockets}
-	byKey := map[string]*Group{}
-	var keys []string
-	for _, fd := range fds {
-		key, item := "socket", fd.String()
-		if s, ok := socks[fd.Ino]; ok {
-			key = sockstate.Class{Proto: s.Proto, State: s.State}.String()
-			item = fmt.Sprintf("fd %d %s", fd.Num, s.Describe())
-		}
-		g := byKey[key]
-		if g == nil {
-			g = &Group{Key: key}
-			byKey[key] = g
-			keys = append(keys, key)
-		}
-		g.Items = append(g.Items, item)
+// artifacts: a leaking report's full text, with every goroutine's stack
+// and the snapshots behind it.
+func (r *Report) artifacts() map[string]func(string) error {
+	if !r.Leaked() {
+		return nil
 	}
-	for _, k := range keys {
-		c.Groups = append(c.Groups, *byKey[k])
-	}
-	sortGroups(c.Groups)
-	return c
+	return map[string]func(string) error{"leakcheck.txt": func(p string) error {
+		return os.WriteFile(p, []byte(r.String()+"\n\n"+r.details()), 0o644)
+	}}
 }
 
-func threadCategory(ts []Thread) Category {
-	c := Category{Resource: Threads}
-	byName := map[string]*Group{}
-	var names []string
-	for _, t := range ts {
-		g := byName[t.Name]
-		if g == nil {
-			g = &Group{Key: t.Name}
-			byName[t.Name] = g
-			names = append(names, t.Name)
-		}
-		g.Items = append(g.Items, t.String())
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		c.Groups = append(c.Groups, *byName[n])
-	}
-	sortGroups(c.Groups)
-	return c
-}
+func (r *Report) unchecked() []string { return r.Unchecked }

@@ -86,7 +86,7 @@ func TestParallelAttribution(t *testing.T) {
 	leaky := section(out, "=== NAME  TestScenarioParallel/leaky", "--- FAIL: TestScenarioParallel/leaky")
 	assert.Contains(t, leaky, "goroutines (1):", "the leaky test's goroutine is attributed to it by label:\n%s", out)
 	assert.Contains(t, leaky, "TestScenarioParallel.func1.1 [chan receive]")
-	assert.Contains(t, out, "fds, sockets and threads not checked: another test ran at the same time (t.Parallel)")
+	assert.Contains(t, out, "fds, sockets, threads and processes not checked: another test ran at the same time (t.Parallel)")
 	assert.NotContains(t, leaky, "fds (", "the leaked file is not blamed on either parallel test")
 	// The package-level check sees the file (and the goroutine) the leaky
 	// test left; the run already failed, so it does not add to the verdict.

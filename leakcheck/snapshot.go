@@ -8,18 +8,8 @@ import (
 	"time"
 
 	"github.com/leakcheck/go/fdsnap"
-	"github.com/leakcheck/go/internal/threads"
 	"github.com/leakcheck/go/sockstate"
 )
-
-// Thread is an OS thread of the checked process.
-type Thread struct {
-	TID  int
-	Name string // from /proc/PID/task/TID/comm, at most 15 bytes
-}
-
-// String renders "thread 4121 JRaft-RPC-Proc".
-func (t Thread) String() string { return fmt.Sprintf("thread %d %s", t.TID, t.Name) }
 
 // Snapshot is what a process held at one moment: the baseline a check
 // compares against. Take one with Take; a Snapshot is not safe to modify.
@@ -30,15 +20,25 @@ type Snapshot struct {
 	FDs        *fdsnap.Snapshot    // nil when not collected
 	Sockets    *sockstate.Snapshot // the sockets behind FDs, from Take; nil when not collected
 	Threads    []Thread
+	Processes  []Process // the child processes, nil when not collected
 
+	target      target
+	look        look
 	resources   Resource // what was collected
 	unsupported map[Resource]error
-	goroutines  *goroutineState // the collector's own view, for cheap comparisons
-	runtimeFDs  []fdsnap.FD
+	// failed holds what a verdict's look could not read (a full
+	// descriptor table): the report says so and shows the rest.
+	failed map[Resource]error
+
+	goroutines     *goroutineState // the collector's own view, for cheap comparisons
+	goroutineCount int             // a sample's count
+	runtimeFDs     []fdsnap.FD
 	// unnamedThreads are the names of threads that never named themselves
 	// (a baseline's): new ones are the runtime's, not a leak.
 	unnamedThreads map[string]bool
 	socketsByInode map[uint64]sockstate.Socket // described on demand, kept
+	socketClasses  map[sockstate.Class]int     // a sample's counts
+	childPidfds    map[int]int                 // pidfd number → the child's pid, at a verdict
 }
 
 // Take snapshots the resources the options select (all by default) of the
@@ -50,24 +50,27 @@ type Snapshot struct {
 // goroutine and Snapshot.Sockets every socket (a full stack dump and a
 // socket snapshot, which Check's own baselines skip).
 func Take(opts ...Option) (*Snapshot, error) {
-	cfg := newConfig(opts)
+	cfg := newConfig(inTake, opts)
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
 	return take(cfg, fullLook)
 }
 
-func (c *config) err() error {
-	if len(c.misuse) == 0 {
-		return nil
+// Counts returns what the snapshot holds per resource and per group, keyed
+// as Report.Counts is ("fds", "fds/eventfd", "sockets/tcp LISTEN",
+// "threads/worker", "goroutines", "processes/sleep 20"): the totals of
+// every resource it holds, then each group's count.
+func (s *Snapshot) Counts() map[string]int {
+	m := make(map[string]int)
+	for _, k := range kinds {
+		if s.resources&k.resource() != 0 && k.collected(s) {
+			m[name(k)] += 0
+			k.count(s, m)
+		}
 	}
-	return fmt.Errorf("leakcheck: %s", joinLines(c.misuse))
+	return m
 }
-
-// runtimeFDs returns the Go runtime's descriptors, found once: the runtime
-// never closes them (see fdsnap.RuntimeFDs). The first call also makes the
-// runtime create its netpoller, before any baseline is taken.
-var runtimeFDs = sync.OnceValues(fdsnap.RuntimeFDs)
 
 // A look is what a snapshot is for, which decides what it costs.
 type look uint8
@@ -77,97 +80,86 @@ const (
 	pollLook                 // a settle poll: the cheapest that finds what is new
 	describeLook             // the verdict: full stacks and fdinfo for the report
 	fullLook                 // Take's: a baseline with every goroutine and socket described
+	sampleLook               // a soak's sample: counts only
 )
 
-// take collects one snapshot.
+// baseline reports whether the look is one a later look is compared with.
+func (l look) baseline() bool { return l == baselineLook || l == fullLook }
+
+// detailed reports whether the look describes what it finds for a report.
+func (l look) detailed() bool { return l == describeLook || l == fullLook }
+
+// take collects one snapshot: every kind cfg selects, in report order.
 func take(cfg *config, l look) (*Snapshot, error) {
-	describe := l == describeLook
-	baseline := l == baselineLook || l == fullLook
-	s := &Snapshot{PID: cfg.pid, Time: time.Now(), resources: cfg.resources}
-	if s.PID == 0 {
-		s.PID = os.Getpid()
-	}
-	unsupported := func(r Resource, err error) bool {
-		if errors.Is(err, errors.ErrUnsupported) {
+	t := cfg.target
+	s := &Snapshot{PID: t.pid, Time: time.Now(), target: t, look: l, resources: cfg.resources}
+	for _, k := range kinds {
+		r := k.resource()
+		if cfg.resources&r == 0 {
+			continue
+		}
+		if _, ok := k.(selfOnly); ok && !t.self {
+			continue
+		}
+		err := k.collect(s, l)
+		switch {
+		case err == nil:
+		case errors.Is(err, errors.ErrUnsupported):
 			if s.unsupported == nil {
 				s.unsupported = make(map[Resource]error)
 			}
 			s.unsupported[r] = err
-			return true
-		}
-		return false
-	}
-	if cfg.resources&Goroutines != 0 && cfg.pid == 0 {
-		g, err := takeGoroutines(baseline, describe || l == fullLook)
-		if err != nil && !unsupported(Goroutines, err) {
-			return nil, fmt.Errorf("leakcheck: goroutines: %w", err)
-		}
-		s.goroutines = g
-	}
-	if cfg.resources&(FDs|Sockets) != 0 {
-		if cfg.pid == 0 {
-			rt, err := runtimeFDs()
-			if err == nil {
-				s.runtimeFDs = rt
+		case l == describeLook && !errors.Is(err, os.ErrNotExist):
+			// The verdict reports what it could read, and why the rest
+			// could not be (a descriptor table full to its limit leaves
+			// no descriptor to read /proc with).
+			if s.failed == nil {
+				s.failed = make(map[Resource]error)
 			}
-		}
-		var fopts []fdsnap.Option
-		if describe {
-			fopts = append(fopts, fdsnap.WithDetail())
-		}
-		var fds *fdsnap.Snapshot
-		var err error
-		if cfg.pid == 0 {
-			fds, err = fdsnap.Take(fopts...)
-		} else {
-			fds, err = fdsnap.TakePID(cfg.pid, fopts...)
-		}
-		switch {
-		case err == nil:
-			s.FDs = fds
-		case unsupported(cfg.resources&(FDs|Sockets), err):
+			s.failed[r] = err
 		default:
-			return nil, targetErr(cfg.pid, err)
+			return nil, fmt.Errorf("leakcheck: %s: %w", name(k), t.err(err))
 		}
-	}
-	if l == fullLook && s.FDs != nil && cfg.resources&Sockets != 0 {
-		var err error
-		if cfg.pid == 0 {
-			s.Sockets, err = sockstate.Take(sockstate.WithFDs(s.FDs))
-		} else {
-			s.Sockets, err = sockstate.TakePID(cfg.pid, sockstate.WithFDs(s.FDs))
-		}
-		if err != nil && !unsupported(Sockets, err) {
-			return nil, targetErr(cfg.pid, err)
-		}
-	}
-	if cfg.resources&Threads != 0 {
-		if baseline {
-			s.unnamedThreads = unnamedThreadNames(cfg.pid)
-		}
-		ts, err := threads.List(cfg.pid)
-		switch {
-		case err == nil:
-			s.Threads = make([]Thread, len(ts))
-			for i, t := range ts {
-				s.Threads[i] = Thread{TID: t.TID, Name: t.Name}
-			}
-		case unsupported(Threads, err):
-		default:
-			return nil, targetErr(cfg.pid, err)
-		}
-	}
-	if s.goroutines != nil {
-		s.Goroutines = s.goroutines.public()
 	}
 	return s, nil
 }
 
-// targetErr names the target in a collector's error, and marks a target
-// that exited so checks can say so instead of reporting a pass.
-func targetErr(pid int, err error) error {
-	if pid != 0 && errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("leakcheck: target pid %d exited during the check: %w", pid, err)
+// collected returns the resources the snapshot holds: those Take recorded,
+// or for a snapshot built by hand, those whose fields are set.
+func (s *Snapshot) collected() Resource {
+	if s.resources != 0 {
+		var r Resource
+		for _, k := range kinds {
+			if s.resources&k.resource() != 0 && s.unsupported[k.resource()] == nil {
+				r |= k.resource()
+			}
+		}
+		return r
 	}
-	return fmt.Errorf("leakcheck: %w", err)
+	var r Resource
+	for _, k := range kinds {
+		if k.collected(s) {
+			r |= k.resource()
+		}
+	}
+	return r
+}
+
+// The initial snapshot is taken when package leakcheck is initialised:
+// what "none" means for descriptors, sockets, threads and processes.
+var initial struct {
+	once sync.Once
+	snap *Snapshot
+	err  error
+}
+
+func initialSnapshot() (*Snapshot, error) {
+	initial.once.Do(func() {
+		cfg := &config{resources: AllResources &^ Goroutines, target: selfTarget()}
+		initial.snap, initial.err = take(cfg, baselineLook)
+		if initial.err == nil {
+			initial.snap.resources = AllResources
+		}
+	})
+	return initial.snap, initial.err
 }

@@ -4,14 +4,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
-	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/internal/slope"
 )
@@ -28,7 +24,7 @@ const (
 // neither this nor WithDuration is given). With both, the soak stops at
 // whichever comes first.
 func WithIterations(n int) Option {
-	return optionFunc(func(c *config) {
+	return soakOption(fmt.Sprintf("WithIterations(%d)", n), func(c *config) {
 		if n < 2 {
 			c.misuse = append(c.misuse, fmt.Sprintf("WithIterations(%d): a slope needs at least 2 iterations", n))
 			return
@@ -39,7 +35,7 @@ func WithIterations(n int) Option {
 
 // WithDuration makes a soak run op repeatedly for d.
 func WithDuration(d time.Duration) Option {
-	return optionFunc(func(c *config) {
+	return soakOption(fmt.Sprintf("WithDuration(%v)", d), func(c *config) {
 		if d <= 0 {
 			c.misuse = append(c.misuse, fmt.Sprintf("WithDuration(%v): want a positive duration", d))
 			return
@@ -56,7 +52,7 @@ func WithDuration(d time.Duration) Option {
 // every few iterations for cheaper ones, so that sampling stays within 2%
 // of the run.
 func WithSampleInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) {
+	return soakOption(fmt.Sprintf("WithSampleInterval(%v)", d), func(c *config) {
 		if d < 0 {
 			c.misuse = append(c.misuse, fmt.Sprintf("WithSampleInterval(%v): the interval cannot be negative", d))
 			return
@@ -69,7 +65,7 @@ func WithSampleInterval(d time.Duration) Option {
 // (DefaultWarmup): caches filling and pools growing to size at start-up are
 // not growth.
 func WithWarmup(share float64) Option {
-	return optionFunc(func(c *config) {
+	return soakOption(fmt.Sprintf("WithWarmup(%v)", share), func(c *config) {
 		if err := series.CheckWarmup(share); err != nil {
 			c.misuse = append(c.misuse, fmt.Sprintf("WithWarmup(%v): %v", share, err))
 			return
@@ -82,7 +78,7 @@ func WithWarmup(share float64) Option {
 // soak (DefaultMaxSlope). A leak of one socket per iteration has slope 1; a
 // cache that fills and then stays flat has slope 0 after the warm-up.
 func WithMaxSlope(perIteration float64) Option {
-	return optionFunc(func(c *config) {
+	return soakOption(fmt.Sprintf("WithMaxSlope(%v)", perIteration), func(c *config) {
 		if perIteration < 0 {
 			c.misuse = append(c.misuse, fmt.Sprintf("WithMaxSlope(%v): want a growth ≥ 0", perIteration))
 			return
@@ -97,7 +93,7 @@ func WithMaxSlope(perIteration float64) Option {
 // where a per-iteration figure means little. It applies in addition to
 // WithMaxSlope when that is given too.
 func WithMaxGrowthPerMinute(n float64) Option {
-	return optionFunc(func(c *config) {
+	return soakOption(fmt.Sprintf("WithMaxGrowthPerMinute(%v)", n), func(c *config) {
 		if n < 0 {
 			c.misuse = append(c.misuse, fmt.Sprintf("WithMaxGrowthPerMinute(%v): want a growth ≥ 0", n))
 			return
@@ -106,6 +102,9 @@ func WithMaxGrowthPerMinute(n float64) Option {
 		c.soak.maxPerMinuteSet = true
 	})
 }
+
+// soakOption is an option only soaks take.
+func soakOption(name string, set func(*config)) Option { return option{name, inSoak, set} }
 
 type soakConfig struct {
 	iterations      int
@@ -131,7 +130,7 @@ type Growth struct {
 	// Culprits are the items of SoakReport.End in this category, for the
 	// categories in Growing (under the most specific one when a total and
 	// its part both grow).
-	Culprits []string
+	Culprits []Item
 
 	timed bool // the soak ran long enough (or by time) for a per-minute figure to mean something
 }
@@ -184,14 +183,7 @@ func (s *SoakReport) String() string {
 		fmt.Fprintf(&b, "%d growing:", len(s.Growing))
 		for _, g := range s.Growing {
 			b.WriteString("\n  " + g.String())
-			lines := collapse(g.Culprits)
-			for i, c := range lines {
-				if i == 5 && len(lines) > 6 {
-					fmt.Fprintf(&b, "\n      … and %d more", len(lines)-5)
-					break
-				}
-				b.WriteString("\n      " + c)
-			}
+			writeLines(&b, collapse(g.Culprits), 5)
 		}
 	}
 	if s.detail != nil && s.detail.Len() > 0 {
@@ -295,12 +287,9 @@ func nextStride(opNanos, sampleNanos float64) int {
 // and at the end. An error from op stops the soak and is returned.
 // Soak is the testing.TB form.
 func RunSoak(op func(i int) error, opts ...Option) (*SoakReport, error) {
-	cfg := newConfig(opts)
+	cfg := newConfig(inSoak, opts)
 	if op == nil {
-		cfg.misuse = append(cfg.misuse, "a soak needs an operation to repeat; got nil")
-	}
-	if cfg.cleanup != nil {
-		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain, not soaks")
+		cfg.misusef("a soak needs an operation to repeat; got nil")
 	}
 	if err := cfg.err(); err != nil {
 		return nil, err
@@ -323,19 +312,14 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sampler := series.Sampler{PID: cfg.pid, Goroutines: cfg.pid == 0 && cfg.resources&Goroutines != 0}
-	target := "this process"
-	if cfg.pid != 0 {
-		target = fmt.Sprintf("pid %d", cfg.pid)
-	}
-	detail := &series.Series{Target: target}
-	var quick quickSeries
+	detail := &series.Series{Target: cfg.target.String()}
+	quick := quickTally(cfg)
 	sample := func(i int, now time.Time) error {
-		c, err := sampler.Sample()
+		s, err := take(cfg, sampleLook)
 		if err != nil {
-			return targetErr(cfg.pid, err)
+			return err
 		}
-		detail.Add(i, now, c)
+		detail.Add(i, now, s.Counts())
 		return nil
 	}
 	start := time.Now()
@@ -354,7 +338,6 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		}
 	}
 	stride := 1
-	fds := 0
 	before := time.Now()
 	i := 0
 	for ; ; i++ {
@@ -369,12 +352,10 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		}
 		now := time.Now()
 		avg(&opNanos, now.Sub(before))
-		if (i+1)%stride == 0 || i+1 == sc.iterations {
-			var err error
-			if fds, err = countFDs(cfg.pid); err != nil {
-				return nil, targetErr(cfg.pid, err)
+		if quick != nil && ((i+1)%stride == 0 || i+1 == sc.iterations) {
+			if err := quick.sample(i+1, now.Sub(start).Seconds()); err != nil {
+				return nil, err
 			}
-			quick.add(i+1, now.Sub(start).Seconds(), fds)
 			after := time.Now()
 			avg(&sampleNanos, after.Sub(now))
 			stride = nextStride(opNanos, sampleNanos)
@@ -388,9 +369,8 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 			lastSample = now
 		}
 		if sc.progress != nil && now.Sub(lastProgress) >= sc.progressEvery {
-			threadCount := detail.Samples[len(detail.Samples)-1].Counts[series.Threads]
-			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %d fds, %d threads, %d goroutines",
-				now.Sub(start).Round(time.Second), i+1, fds, threadCount, runtime.NumGoroutine()))
+			sc.progress(fmt.Sprintf("leakcheck: soak %s: %d iterations: %s",
+				now.Sub(start).Round(time.Second), i+1, totals(detail.Samples[len(detail.Samples)-1].Counts)))
 			lastProgress = now
 		}
 	}
@@ -407,22 +387,19 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	}
 	rep := &SoakReport{Iterations: i, Elapsed: elapsed, End: end, detail: detail, warmup: sc.warmup}
 	for _, st := range detail.Summary(sc.warmup) {
-		if st.Key == series.Goroutines && cfg.resources&Goroutines == 0 {
-			continue
-		}
 		rep.Categories = append(rep.Categories, Growth{Key: st.Key, Start: st.Start, End: st.End, Max: st.Max,
 			PerIteration: st.PerIteration, PerMinute: st.PerSecond * 60})
 	}
-	rep.Categories = append(rep.Categories, quick.growth(sc.warmup, cfg)...)
+	if quick != nil {
+		rep.Categories = append(rep.Categories, quick.growth(sc.warmup)...)
+	}
 	timed := elapsed >= 10*time.Second || sc.duration > 0 || sc.maxPerMinuteSet
 	for i := range rep.Categories {
 		rep.Categories[i].timed = timed
 	}
 	for _, g := range rep.Categories {
-		if runtimeThreads(g.Key, base.unnamedThreads) {
-			// Threads that never named themselves are the runtime's
-			// (Go's Ms come and go with load): shown, never a verdict.
-			continue
+		if !judged(g.Key, base) {
+			continue // shown, never a verdict
 		}
 		if (sc.maxSlopeSet && g.PerIteration > sc.maxSlope) || (sc.maxPerMinuteSet && g.PerMinute > sc.maxPerMinute) {
 			rep.Growing = append(rep.Growing, g)
@@ -438,28 +415,74 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	return rep, nil
 }
 
-// countFDs is the per-iteration sample: every descriptor, sockets
-// included, with one fstat (or stat for another process). Threads and
-// goroutines change more slowly and come with the per-category samples.
-func countFDs(pid int) (int, error) {
-	if pid == 0 {
-		return fdsnap.Count()
+// totals renders a sample's totals for a progress line: "12 fds, 3
+// sockets, 9 threads, 5 goroutines".
+func totals(c series.Counts) string {
+	var parts []string
+	for _, k := range kinds {
+		if n, ok := c[name(k)]; ok {
+			parts = append(parts, plural(n, k.resource()))
+		}
 	}
-	return fdsnap.CountPID(pid)
+	return strings.Join(parts, ", ")
 }
 
-// growth fits the per-iteration descriptor counts: "all fds", at
-// iteration resolution even when the per-category samples are few.
-func (q *quickSeries) growth(warmup float64, cfg *config) []Growth {
+// judged reports whether a soak category can fail the soak: the kind it
+// belongs to decides (threads that never named themselves are the
+// runtime's: Go's Ms come and go with load).
+func judged(key string, base *Snapshot) bool {
+	res, _, _ := strings.Cut(key, "/")
+	for _, k := range kinds {
+		if j, ok := k.(judge); ok && name(k) == res {
+			return j.judged(key, base)
+		}
+	}
+	return true
+}
+
+// quick is the per-iteration total of a soak, from the kind that offers
+// one: every descriptor, with one system call.
+type quick struct {
+	key    string
+	covers Resource
+	tally  func() (int, error)
+	quickSeries
+}
+
+func quickTally(cfg *config) *quick {
+	for _, k := range kinds {
+		if t, ok := k.(tallier); ok && cfg.resources&t.tallyCovers() != 0 {
+			tgt := cfg.target
+			return &quick{key: t.tallyKey(), covers: t.tallyCovers(), tally: func() (int, error) {
+				n, err := t.tally(tgt)
+				return n, tgt.err(err)
+			}}
+		}
+	}
+	return nil
+}
+
+func (q *quick) sample(i int, sec float64) error {
+	n, err := q.tally()
+	if err != nil {
+		return fmt.Errorf("leakcheck: %w", err)
+	}
+	q.add(i, sec, n)
+	return nil
+}
+
+// growth fits the per-iteration totals, at iteration resolution even when
+// the per-category samples are few.
+func (q *quick) growth(warmup float64) []Growth {
 	n := len(q.iters)
-	if n < 2 || cfg.resources&(FDs|Sockets) == 0 {
+	if n < 2 {
 		return nil
 	}
 	skip := int(float64(n) * warmup)
 	if n-skip < 2 {
 		skip = n - 2
 	}
-	g := Growth{Key: "all fds", Start: int(q.fds[skip]), End: int(q.fds[n-1])}
+	g := Growth{Key: q.key, Start: int(q.fds[skip]), End: int(q.fds[n-1])}
 	for _, v := range q.fds {
 		g.Max = max(g.Max, int(v))
 	}
@@ -472,42 +495,35 @@ func (q *quickSeries) growth(warmup float64, cfg *config) []Growth {
 	return []Growth{g}
 }
 
-// runtimeThreads reports whether a soak category counts threads that never
-// named themselves: the total, or a name in unnamed.
-func runtimeThreads(key string, unnamed map[string]bool) bool {
-	if key == series.Threads {
-		return true
-	}
-	name, ok := strings.CutPrefix(key, series.Threads+"/")
-	return ok && unnamed[name]
-}
-
-// culprits returns the items of the end report that belong to category key.
-func culprits(end *Report, key string) []string {
+// culprits returns the items of the end report that belong to category
+// key ("sockets/tcp CLOSE_WAIT", "threads", or a per-iteration total such
+// as "all fds"). A goroutine culprit is named by its group, the function
+// it is blocked in and its creator.
+func culprits(end *Report, key string) []Item {
 	res, group, _ := strings.Cut(key, "/")
-	var out []string
+	covers := Resource(0)
+	for _, k := range kinds {
+		if t, ok := k.(tallier); ok && t.tallyKey() == key {
+			covers, group = t.tallyCovers(), ""
+		}
+	}
+	var out []Item
 	for _, c := range end.Categories {
-		name := c.Resource.String()
-		if key == "all fds" {
-			if c.Resource != FDs && c.Resource != Sockets {
+		if covers != 0 {
+			if c.Resource&covers == 0 {
 				continue
 			}
-		} else if name != res {
+		} else if c.Resource.String() != res {
 			continue
 		}
+		_, byGroup := kindOf(c.Resource).(countFirst)
 		for _, g := range c.Groups {
 			if group != "" && g.Key != group {
 				continue
 			}
-			if c.Resource != Goroutines {
-				out = append(out, g.Items...)
-				continue
-			}
-			// "goroutine 12 net/http.(*persistConn).readLoop [select],
-			// created by …": the function names the culprit.
 			for _, it := range g.Items {
-				if m := itemNumber.FindStringSubmatch(it); m != nil {
-					it = m[1] + " " + m[2] + " " + g.Key
+				if byGroup {
+					it.Text = g.Key
 				}
 				out = append(out, it)
 			}
@@ -516,69 +532,9 @@ func culprits(end *Report, key string) []string {
 	return out
 }
 
-// Soak runs op repeatedly in a test and fails it when a resource grows with
-// the iterations: a socket per health check, a thread per restart. It
-// samples the totals every iteration and per-category counts at an interval,
-// fits a robust (Theil–Sen) slope after a warm-up share, so a cache that
-// fills and stays flat passes while +1 per iteration fails even with noise,
-// and names the culprits:
-//
-//	leakcheck.Soak(t, func(i int) { monitor.CheckOnce() }, leakcheck.WithIterations(300))
-//
-// Long soaks log a progress line every few seconds. With -artifacts (Go ≥
-// 1.26) the samples are written to the test's artifact directory as
-// soak.json and soak.svg (a line chart per category).
-func Soak(t testing.TB, op func(i int), opts ...Option) *SoakReport {
-	t.Helper()
-	cfg := newConfig(opts)
-	if op == nil {
-		cfg.misuse = append(cfg.misuse, "Soak needs an operation to repeat; got nil")
-	}
-	if cfg.cleanup != nil {
-		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain, not soaks")
-	}
-	if err := cfg.err(); err != nil {
-		t.Errorf("%v", err)
-		return nil
-	}
-	cfg.soak.progress = func(s string) { t.Logf("%s", s) }
-	labelTestGoroutine(t.Name())
-	rep, err := runSoak(cfg, func(i int) error { op(i); return nil })
-	if err != nil {
-		t.Errorf("leakcheck: %v", err)
-		return nil
-	}
-	writeSoakArtifacts(t, rep)
-	summary, _, _ := strings.Cut(rep.String(), "\n")
-	t.Attr("leakcheck", strings.TrimPrefix(summary, "leakcheck: "))
-	if rep.Leaked() {
-		t.Errorf("%s", rep)
-	} else {
-		t.Logf("%s", rep)
-	}
-	return rep
-}
-
-func writeSoakArtifacts(t testing.TB, rep *SoakReport) {
-	f := lookupFlag("test.artifacts")
-	if f != "true" {
-		return
-	}
-	ad, ok := t.(interface{ ArtifactDir() string })
-	if !ok {
-		return
-	}
-	dir := ad.ArtifactDir()
-	for name, write := range map[string]func(string) error{"soak.json": rep.WriteJSON, "soak.svg": rep.WriteSVG} {
-		if err := write(filepath.Join(dir, name)); err != nil {
-			t.Logf("leakcheck: writing %s: %v", name, err)
-		}
-	}
-}
-
 // soakProgressEvery sets how often a soak logs progress (test-only).
 func soakProgressEvery(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.soak.progressEvery = d })
+	return option{"soakProgressEvery", anywhere, func(c *config) { c.soak.progressEvery = d }}
 }
 
 // sortGrowth orders categories by slope, steepest first, and at equal
@@ -608,3 +564,9 @@ func hasGrowingPart(gs []Growth, key string) bool {
 	}
 	return false
 }
+
+func (s *SoakReport) artifacts() map[string]func(string) error {
+	return map[string]func(string) error{"soak.json": s.WriteJSON, "soak.svg": s.WriteSVG}
+}
+
+func (s *SoakReport) unchecked() []string { return s.End.Unchecked }

@@ -100,7 +100,7 @@ func TestSoakProgressAndDuration(t *testing.T) {
 	assert.False(t, ft.Failed(), ft.errorText())
 	assert.Greater(t, rep.Iterations, 10)
 	assert.Contains(t, ft.logText(), "leakcheck: soak 0s: ")
-	assert.Regexp(t, `\d+ iterations: \d+ fds, \d+ threads, \d+ goroutines`, ft.logText())
+	assert.Regexp(t, `\d+ iterations: \d+ goroutines, \d+ fds, \d+ sockets, \d+ threads, \d+ processes`, ft.logText())
 	assert.Contains(t, ft.logText(), "nothing grew")
 }
 

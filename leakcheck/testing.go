@@ -1,8 +1,14 @@
 package leakcheck
 
+// The testing.TB side of the package: Check, VerifyNone, VerifyTestMain,
+// Cycle, CycleAll and Soak adapt the core (Take, Find, FindCycle, RunSoak)
+// to a test. Each reads its options for its own entry point, calls the
+// core, and reports its verdict the same way: an attribute, artifacts with
+// -artifacts, Errorf on a leak.
+
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/gostack"
 )
 
@@ -26,17 +31,62 @@ type TestingM interface {
 	Run() int
 }
 
-// labelKey is the pprof label leakcheck puts on a checked test's goroutine.
-// Goroutines inherit their creator's labels, so every goroutine the test
-// starts (and every goroutine those start) carries the test's name.
-const labelKey = "leakcheck.test"
+// verdict is what the testing layer reports: a Report, a CycleReport, a
+// SoakReport.
+type verdict interface {
+	Leaked() bool
+	String() string
+	// artifacts are the files a verdict writes under the test's artifact
+	// directory, by name.
+	artifacts() map[string]func(path string) error
+	// unchecked is what the verdict could not check, and why.
+	unchecked() []string
+}
+
+// tbConfig reads the options of a testing.TB entry point; a misuse fails
+// the test and returns nil.
+func tbConfig(t testing.TB, e entry, opts []Option, misuse ...string) *config {
+	t.Helper()
+	cfg := newConfig(e, opts)
+	cfg.misuse = append(cfg.misuse, misuse...)
+	if err := cfg.err(); err != nil {
+		t.Errorf("%v", err)
+		return nil
+	}
+	return cfg
+}
+
+// tbReport records a verdict: as the test's "leakcheck" attribute (its
+// summary, and what was not checked), as artifacts, and as the test's
+// failure when it leaked (a log line, or the whole text when logAll).
+// A test that already failed gets the verdict logged, not a second failure.
+func tbReport(t testing.TB, v verdict, logAll bool) {
+	t.Helper()
+	summary, _, _ := strings.Cut(v.String(), "\n")
+	attr := strings.TrimPrefix(summary, "leakcheck: ")
+	if u := v.unchecked(); len(u) > 0 {
+		attr += "; " + strings.Join(u, "; ")
+	}
+	t.Attr("leakcheck", attr)
+	writeArtifacts(t, v)
+	switch {
+	case v.Leaked() && t.Failed():
+		t.Logf("leakcheck: the test already failed, so what it left behind is logged, not failed:\n%s", v)
+	case v.Leaked():
+		t.Errorf("%s", v)
+	case logAll:
+		t.Logf("%s", v)
+	default:
+		t.Logf("%s", summary)
+	}
+}
 
 // Check takes a baseline now and registers a cleanup that fails t if the
-// test leaves anything behind: goroutines, file descriptors, sockets or OS
-// threads that were not there at the baseline, after waiting for
-// asynchronous teardown to settle. Call it first in the test, so its cleanup
-// runs last (after the test's own cleanups and after t.Context is
-// cancelled):
+// test leaves anything behind: goroutines, file descriptors, sockets, OS
+// threads or child processes that were not there at the baseline, after
+// waiting for asynchronous teardown to settle. Call it first in the test,
+// so its cleanup runs last (after the test's own cleanups and after
+// t.Context is cancelled):
 //
 //	func TestServer(t *testing.T) {
 //		leakcheck.Check(t)
@@ -45,21 +95,18 @@ const labelKey = "leakcheck.test"
 //
 // Checked tests that run at the same time (t.Parallel) still check their
 // own goroutines, told apart by the pprof label Check puts on the test's
-// goroutine; descriptors, sockets and threads belong to the whole process,
-// so such tests leave them to VerifyTestMain and say so in the test log.
-// A test that has already failed is not failed again: Check looks once,
-// without waiting, and logs what is left so the first failure stays on top.
+// goroutine; descriptors, sockets, threads and processes belong to the
+// whole process, so such tests leave them to VerifyTestMain and say so in
+// the test log. A test that has already failed is not failed again: Check
+// looks once, without waiting, and logs what is left so the first failure
+// stays on top.
 func Check(t testing.TB, opts ...Option) {
 	if t == nil {
 		panic("leakcheck: Check needs the test's testing.TB, got nil")
 	}
 	t.Helper()
-	cfg := newConfig(opts)
-	if cfg.cleanup != nil {
-		cfg.misuse = append(cfg.misuse, "Cleanup is for VerifyNone and VerifyTestMain; a Check cleans up through t.Cleanup")
-	}
-	if err := cfg.err(); err != nil {
-		t.Errorf("%v", err)
+	cfg := tbConfig(t, inCheck, opts)
+	if cfg == nil {
 		return
 	}
 	name := t.Name()
@@ -79,8 +126,7 @@ func Check(t testing.TB, opts ...Option) {
 		if overlapped {
 			c.byLabel(label)
 		}
-		failed := t.Failed()
-		c.noSettle = failed
+		c.noSettle = t.Failed()
 		rep, err := c.run()
 		if err != nil {
 			t.Errorf("leakcheck: %v", err)
@@ -98,27 +144,17 @@ func Check(t testing.TB, opts ...Option) {
 				return
 			}
 		}
-		if overlapped && !failed {
+		if overlapped && !t.Failed() {
 			t.Logf("leakcheck: %s", c.processWideNote)
 		}
-		writeArtifacts(t, rep)
-		if !rep.Leaked() {
-			setAttr(t, rep)
-			return
-		}
-		if failed {
-			t.Logf("leakcheck: the test already failed, so what it left behind is logged, not failed:\n%s", rep)
-			return
-		}
-		setAttr(t, rep)
-		t.Errorf("%s", rep)
+		tbReport(t, rep, false)
 	})
 }
 
 // VerifyNone fails t if the process holds goroutines beyond the runtime's,
-// the testing framework's and the caller's, or descriptors, sockets or
-// threads beyond what it held when leakcheck was initialised: goleak's
-// VerifyNone, extended to the other resources.
+// the testing framework's and the caller's, or descriptors, sockets,
+// threads or child processes beyond what it held when leakcheck was
+// initialised: goleak's VerifyNone, extended to the other resources.
 //
 //	defer leakcheck.VerifyNone(t)
 //
@@ -127,9 +163,7 @@ func VerifyNone(t TestingT, opts ...Option) {
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()
 	}
-	cfg := newConfig(opts)
-	cleanup := cfg.cleanup
-	cfg.cleanup = nil
+	cfg := newConfig(inVerifyNone, opts)
 	if err := cfg.err(); err != nil {
 		t.Error(err)
 	} else {
@@ -145,28 +179,28 @@ func VerifyNone(t TestingT, opts ...Option) {
 			t.Error(rep.String())
 		}
 	}
-	if cleanup != nil {
-		cleanup(0)
+	if cfg.cleanup != nil {
+		cfg.cleanup(0)
 	}
 }
 
-// VerifyTestMain runs the package's tests and then, if they passed, checks
-// as VerifyNone does; leaks turn the exit code to 1 and are printed to
-// standard error. It exits with that code unless Cleanup is given:
+// VerifyTestMain runs the package's tests and then, if they passed (or
+// always, with RunOnFailure), checks as VerifyNone does; leaks turn the
+// exit code to 1 and are printed to standard error. It exits with that
+// code unless Cleanup is given:
 //
 //	func TestMain(m *testing.M) {
 //		leakcheck.VerifyTestMain(m)
 //	}
 func VerifyTestMain(m TestingM, opts ...Option) {
 	exitCode := m.Run()
-	cfg := newConfig(opts)
+	cfg := newConfig(inVerifyTestMain, opts)
 	cleanup := cfg.cleanup
-	cfg.cleanup = nil
 	if cleanup == nil {
 		cleanup = os.Exit
 	}
 	defer func() { cleanup(exitCode) }()
-	if exitCode != 0 {
+	if exitCode != 0 && !cfg.runOnFailure {
 		return
 	}
 	if err := cfg.err(); err != nil {
@@ -186,8 +220,120 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 	}
 }
 
+// Cycle runs the create-many/delete-many pattern in a test and fails it
+// when destroying the objects does not give back what creating them took.
+// create makes one object and returns the function that destroys it; Cycle
+// calls it n times, then every destroy function, most recent first:
+//
+//	rep := leakcheck.Cycle(t, 200, func() func() {
+//		f, err := proxy.Forward("127.0.0.1:0", backend)
+//		require.NoError(t, err)
+//		return func() { proxy.Delete(f) }
+//	})
+//	t.Logf("per create: %v", rep.PerCreate())
+//
+// See FindCycle for the steps (a warm-up cycle comes first). The report is
+// returned for assertions and logged; on a leak the test fails with it.
+// Use CycleAll for code that is created and torn down in bulk.
+func Cycle(t testing.TB, n int, create func() (destroy func()), opts ...Option) *CycleReport {
+	t.Helper()
+	var destroys []func()
+	createAll := func(k int) error {
+		for range k {
+			d := create()
+			if d == nil {
+				return errors.New("the create step returned a nil destroy function")
+			}
+			destroys = append(destroys, d)
+		}
+		return nil
+	}
+	destroyAll := func() error {
+		for i := len(destroys) - 1; i >= 0; i-- {
+			destroys[i]()
+		}
+		destroys = destroys[:0]
+		return nil
+	}
+	if create == nil {
+		createAll = nil
+	}
+	return cycleTB(t, n, createAll, destroyAll, opts)
+}
+
+// CycleAll is Cycle for code that is created and destroyed in bulk:
+// createAll(k) creates k objects, destroyAll destroys every object created.
+func CycleAll(t testing.TB, n int, createAll func(n int), destroyAll func(), opts ...Option) *CycleReport {
+	t.Helper()
+	var ca func(int) error
+	var da func() error
+	if createAll != nil {
+		ca = func(k int) error { createAll(k); return nil }
+	}
+	if destroyAll != nil {
+		da = func() error { destroyAll(); return nil }
+	}
+	return cycleTB(t, n, ca, da, opts)
+}
+
+func cycleTB(t testing.TB, n int, createAll func(int) error, destroyAll func() error, opts []Option) *CycleReport {
+	t.Helper()
+	var misuse []string
+	if n < 1 {
+		misuse = append(misuse, fmt.Sprintf("Cycle(t, %d, …): create at least one object", n))
+	}
+	if createAll == nil || destroyAll == nil {
+		misuse = append(misuse, "Cycle needs a create step and a destroy step; got nil")
+	}
+	cfg := tbConfig(t, inCycle, opts, misuse...)
+	if cfg == nil {
+		return nil
+	}
+	labelTestGoroutine(t.Name())
+	rep, err := runCycle(cfg, n, createAll, destroyAll, testDeadline(t, cfg.timeout))
+	if err != nil {
+		t.Errorf("leakcheck: %v", err)
+		return nil
+	}
+	tbReport(t, rep, false)
+	return rep
+}
+
+// Soak runs op repeatedly in a test and fails it when a resource grows with
+// the iterations: a socket per health check, a thread per restart. It
+// samples the totals every iteration and per-category counts at an interval,
+// fits a robust (Theil–Sen) slope after a warm-up share, so a cache that
+// fills and stays flat passes while +1 per iteration fails even with noise,
+// and names the culprits:
+//
+//	leakcheck.Soak(t, func(i int) { monitor.CheckOnce() }, leakcheck.WithIterations(300))
+//
+// Long soaks log a progress line every few seconds. With -artifacts (Go ≥
+// 1.26) the samples are written to the test's artifact directory as
+// soak.json and soak.svg (a line chart per category).
+func Soak(t testing.TB, op func(i int), opts ...Option) *SoakReport {
+	t.Helper()
+	var misuse []string
+	if op == nil {
+		misuse = append(misuse, "Soak needs an operation to repeat; got nil")
+	}
+	cfg := tbConfig(t, inSoak, opts, misuse...)
+	if cfg == nil {
+		return nil
+	}
+	cfg.soak.progress = func(s string) { t.Logf("%s", s) }
+	labelTestGoroutine(t.Name())
+	rep, err := runSoak(cfg, func(i int) error { op(i); return nil })
+	if err != nil {
+		t.Errorf("leakcheck: %v", err)
+		return nil
+	}
+	tbReport(t, rep, true)
+	return rep
+}
+
 // parallelNote is what a check says when another test ran alongside it.
-const parallelNote = "fds, sockets and threads not checked: another test ran at the same time (t.Parallel), so what it holds cannot be attributed; use VerifyTestMain to check them for the whole package"
+const parallelNote = "another test ran at the same time (t.Parallel), so what it holds cannot be attributed; use VerifyTestMain to check them for the whole package"
 
 // byLabel makes the check attribute goroutines by the test's pprof label
 // and leave process-wide resources to VerifyTestMain.
@@ -293,80 +439,32 @@ func logUnsupported(t testing.TB, cfg *config, base *Snapshot) {
 		o, _ := unsupportedOnce.LoadOrStore(r, new(sync.Once))
 		o.(*sync.Once).Do(func() { t.Logf("leakcheck: %s not checked: %v (said once)", r, err) })
 	}
-	if cfg.pid != 0 && cfg.resources&Goroutines != 0 {
+	if !cfg.target.self && cfg.resources&Goroutines != 0 {
 		o, _ := unsupportedOnce.LoadOrStore("pid-goroutines", new(sync.Once))
 		o.(*sync.Once).Do(func() {
-			t.Logf("leakcheck: goroutines are checked only in the current process, not in pid %d (said once)", cfg.pid)
+			t.Logf("leakcheck: goroutines are checked only in the current process, not in %s (said once)", cfg.target)
 		})
 	}
 }
 
-// setAttr records the verdict as a test attribute (visible in go test -json).
-func setAttr(t testing.TB, rep *Report) {
-	summary, _, _ := strings.Cut(rep.String(), "\n")
-	t.Attr("leakcheck", strings.TrimPrefix(summary, "leakcheck: "))
-}
-
-// writeArtifacts writes the full report under t.ArtifactDir when the test
-// binary runs with -artifacts (Go ≥ 1.26).
-func writeArtifacts(t testing.TB, rep *Report) {
-	if lookupFlag("test.artifacts") != "true" || !rep.Leaked() {
+// writeArtifacts writes the verdict's files under t.ArtifactDir when the
+// test binary runs with -artifacts (Go ≥ 1.26).
+func writeArtifacts(t testing.TB, v verdict) {
+	if lookupFlag("test.artifacts") != "true" {
 		return
 	}
 	ad, ok := t.(interface{ ArtifactDir() string })
 	if !ok {
 		return
 	}
-	p := filepath.Join(ad.ArtifactDir(), "leakcheck.txt")
-	if err := os.WriteFile(p, []byte(rep.String()+"\n\n"+rep.details()), 0o644); err != nil {
-		t.Logf("leakcheck: writing %s: %v", p, err)
+	files := v.artifacts()
+	if len(files) == 0 {
+		return
 	}
-}
-
-// lookupFlag returns the value of a command-line flag, "" if undefined.
-func lookupFlag(name string) string {
-	if f := flag.Lookup(name); f != nil {
-		return f.Value.String()
-	}
-	return ""
-}
-
-// testingFlags name files the testing package itself opens (in
-// testing.(*M).Run, before any test): they are never a test's leak.
-var testingFlags = []string{
-	"test.testlogfile", "test.cpuprofile", "test.memprofile", "test.blockprofile",
-	"test.mutexprofile", "test.trace", "test.coverprofile",
-}
-
-// isTestingFile reports whether fd is a file the testing framework opened.
-func isTestingFile(fd fdsnap.FD) bool {
-	p := fd.Path()
-	if p == "" {
-		return false
-	}
-	outdir := ""
-	if f := flag.Lookup("test.outputdir"); f != nil {
-		outdir = f.Value.String()
-	}
-	for _, name := range testingFlags {
-		f := flag.Lookup(name)
-		if f == nil {
-			continue
-		}
-		v := f.Value.String()
-		if v == "" {
-			continue
-		}
-		if !filepath.IsAbs(v) {
-			if outdir != "" {
-				v = filepath.Join(outdir, v)
-			} else if abs, err := filepath.Abs(v); err == nil {
-				v = abs
-			}
-		}
-		if p == v {
-			return true
+	dir := ad.ArtifactDir()
+	for name, write := range files {
+		if err := write(filepath.Join(dir, name)); err != nil {
+			t.Logf("leakcheck: writing %s: %v", name, err)
 		}
 	}
-	return false
 }

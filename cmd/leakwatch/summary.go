@@ -113,7 +113,11 @@ func newJSONDiff(r *leakcheck.Report) *jsonDiff {
 	for _, c := range r.Categories {
 		jc := jsonCategory{Resource: c.Resource.String()}
 		for _, g := range c.Groups {
-			jc.Groups = append(jc.Groups, jsonGroup{Key: g.Key, Items: g.Items})
+			jg := jsonGroup{Key: g.Key, Items: make([]string, len(g.Items))}
+			for i, it := range g.Items {
+				jg.Items[i] = it.String()
+			}
+			jc.Groups = append(jc.Groups, jg)
 		}
 		d.Categories = append(d.Categories, jc)
 	}

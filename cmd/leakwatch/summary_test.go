@@ -44,9 +44,9 @@ func fixedResult(t *testing.T, slope, growth string) *result {
 		exceeded: exceeded(s, 0.2, &maxSlope, &maxGrowth),
 		report: &leakcheck.Report{Target: "pid 4242", Categories: []leakcheck.Category{{
 			Resource: leakcheck.Sockets,
-			Groups: []leakcheck.Group{{Key: "tcp CLOSE_WAIT", Items: []string{
-				"fd 9 tcp 127.0.0.1:51234 → 127.0.0.1:25555 CLOSE_WAIT",
-				"fd 10 tcp 127.0.0.1:51236 → 127.0.0.1:25555 CLOSE_WAIT",
+			Groups: []leakcheck.Group{{Key: "tcp CLOSE_WAIT", Items: []leakcheck.Item{
+				{Resource: leakcheck.Sockets, ID: 9, Text: "tcp 127.0.0.1:51234 → 127.0.0.1:25555 CLOSE_WAIT"},
+				{Resource: leakcheck.Sockets, ID: 10, Text: "tcp 127.0.0.1:51236 → 127.0.0.1:25555 CLOSE_WAIT"},
 			}}},
 		}}},
 		baseAt: time.Second, lastAt: 5 * time.Second,

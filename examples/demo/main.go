@@ -208,7 +208,7 @@ func raftRestart() (report, error) {
 		_, err = io.ReadAll(c)
 		c.Close()
 		return errors.Join(err, n.Stop())
-	}, leakcheck.WithIterations(10), leakcheck.WithSampleInterval(0), leakcheck.WithTimeout(settle))
+	}, leakcheck.WithIterations(10), leakcheck.WithSampleInterval(0))
 }
 
 // healthMonitor: the director closes connections idle for 5ms; the monitor
@@ -228,7 +228,7 @@ func healthMonitor() (report, error) {
 		}
 		time.Sleep(2 * time.Millisecond)
 		return nil
-	}, leakcheck.WithIterations(100), leakcheck.WithSampleInterval(0), leakcheck.WithTimeout(settle))
+	}, leakcheck.WithIterations(100), leakcheck.WithSampleInterval(0))
 }
 
 // echoServer is the forwards' backend: it echoes every connection.

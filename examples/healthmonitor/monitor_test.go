@@ -127,6 +127,6 @@ func TestBuggySoakIsCaught(t *testing.T) {
 	require.NotEmpty(t, closeWait.Culprits)
 	director := srv.Listener.Addr().(*net.TCPAddr).AddrPort().String()
 	for _, c := range closeWait.Culprits {
-		assert.Contains(t, c, "→ "+director+" CLOSE_WAIT", "the culprit is a connection to the director")
+		assert.Contains(t, c.String(), "→ "+director+" CLOSE_WAIT", "the culprit is a connection to the director")
 	}
 }

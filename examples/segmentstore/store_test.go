@@ -110,7 +110,8 @@ func TestBuggyDeleteIsCaught(t *testing.T) {
 	require.Len(t, rep.Retained.Categories[0].Groups, 1)
 	g := rep.Retained.Categories[0].Groups[0]
 	assert.Equal(t, "deleted file", g.Key)
-	for _, item := range g.Items {
+	for _, it := range g.Items {
+		item := it.String()
 		assert.Contains(t, item, string(filepath.Separator)+"broker-1"+string(filepath.Separator), "only the follower's files: %s", item)
 		assert.True(t, strings.HasSuffix(item, segmentstore.SegmentName+" (deleted)") || strings.HasSuffix(item, segmentstore.IndexName+" (deleted)"), item)
 	}
