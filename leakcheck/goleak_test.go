@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -107,7 +106,7 @@ func goroutineScenarios() []goroutineScenario {
 		}},
 		{"os/signal loop", func() ([]goleak.Option, []leakcheck.Option, func()) {
 			c := make(chan os.Signal, 1)
-			signal.Notify(c, syscall.SIGUSR2)
+			signal.Notify(c, os.Interrupt) // any signal starts the loop; os.Interrupt exists everywhere
 			return nil, nil, func() { signal.Stop(c) }
 		}},
 	}
