@@ -178,15 +178,16 @@ func WithTolerance(r Resource, n int) Option {
 	}}
 }
 
-// ignoreOption builds the Ignore… options: a filter of one kind, named for
-// the ignored note after the option itself.
-func ignoreOption[T any](what, name string, add func(*config, filter[T]), drop func(T) bool) Option {
+// ignoreOption builds the Ignore… options: a filter of one kind, counted
+// in the ignored note under the option's own name ("2 matching IgnoreFD
+// ignored").
+func ignoreOption[T any](name string, add func(*config, filter[T]), drop func(T) bool) Option {
 	return option{name, judging | inSoak, func(c *config) {
 		if drop == nil {
 			c.misusef("%s: the function is nil", name)
 			return
 		}
-		add(c, filter[T]{name: what + " matching " + name, drop: drop})
+		add(c, filter[T]{name: "matching " + name, drop: drop})
 	}}
 }
 
@@ -194,21 +195,21 @@ func ignoreOption[T any](what, name string, add func(*config, filter[T]), drop f
 // top, as goleak.IgnoreTopFunction does. f is fully qualified:
 // "net/http.(*persistConn).readLoop".
 func IgnoreTopFunction(f string) Option {
-	return ignoreOption("goroutines", fmt.Sprintf("IgnoreTopFunction(%q)", f), addGoroutineFilter,
+	return ignoreOption(fmt.Sprintf("IgnoreTopFunction(%q)", f), addGoroutineFilter,
 		func(g *goroutine) bool { return g.TopFunction() == f })
 }
 
 // IgnoreAnyFunction ignores goroutines with function f anywhere in their
 // stack, as goleak.IgnoreAnyFunction does.
 func IgnoreAnyFunction(f string) Option {
-	return ignoreOption("goroutines", fmt.Sprintf("IgnoreAnyFunction(%q)", f), addGoroutineFilter,
+	return ignoreOption(fmt.Sprintf("IgnoreAnyFunction(%q)", f), addGoroutineFilter,
 		func(g *goroutine) bool { return g.HasFunction(f) })
 }
 
 // IgnoreCreatedBy ignores goroutines created by function f (the "created by"
 // line of the stack), as goleak.IgnoreCreatedBy does.
 func IgnoreCreatedBy(f string) Option {
-	return ignoreOption("goroutines", fmt.Sprintf("IgnoreCreatedBy(%q)", f), addGoroutineFilter,
+	return ignoreOption(fmt.Sprintf("IgnoreCreatedBy(%q)", f), addGoroutineFilter,
 		func(g *goroutine) bool { return g.CreatedBy() == f })
 }
 
@@ -219,22 +220,22 @@ func addGoroutineFilter(c *config, f filter[*goroutine]) {
 // IgnoreFD ignores descriptors (other than sockets) for which ignore
 // returns true.
 func IgnoreFD(ignore func(fdsnap.FD) bool) Option {
-	return ignoreOption("fds", "IgnoreFD", func(c *config, f filter[fdsnap.FD]) { c.fdFilters = append(c.fdFilters, f) }, ignore)
+	return ignoreOption("IgnoreFD", func(c *config, f filter[fdsnap.FD]) { c.fdFilters = append(c.fdFilters, f) }, ignore)
 }
 
 // IgnoreSocket ignores sockets for which ignore returns true.
 func IgnoreSocket(ignore func(sockstate.Socket) bool) Option {
-	return ignoreOption("sockets", "IgnoreSocket", func(c *config, f filter[sockstate.Socket]) { c.socketFilters = append(c.socketFilters, f) }, ignore)
+	return ignoreOption("IgnoreSocket", func(c *config, f filter[sockstate.Socket]) { c.socketFilters = append(c.socketFilters, f) }, ignore)
 }
 
 // IgnoreThread ignores threads for which ignore returns true.
 func IgnoreThread(ignore func(Thread) bool) Option {
-	return ignoreOption("threads", "IgnoreThread", func(c *config, f filter[Thread]) { c.threadFilters = append(c.threadFilters, f) }, ignore)
+	return ignoreOption("IgnoreThread", func(c *config, f filter[Thread]) { c.threadFilters = append(c.threadFilters, f) }, ignore)
 }
 
 // IgnoreProcess ignores child processes for which ignore returns true.
 func IgnoreProcess(ignore func(Process) bool) Option {
-	return ignoreOption("processes", "IgnoreProcess", func(c *config, f filter[Process]) { c.processFilters = append(c.processFilters, f) }, ignore)
+	return ignoreOption("IgnoreProcess", func(c *config, f filter[Process]) { c.processFilters = append(c.processFilters, f) }, ignore)
 }
 
 // IgnoreCurrent ignores everything the current process holds when the

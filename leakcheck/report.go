@@ -71,7 +71,7 @@ func (it Item) String() string {
 // definition, such as the Go runtime's netpoller descriptors, or that the
 // check's options ignore.
 type Ignored struct {
-	What  string // "runtime fds", `goroutines matching IgnoreTopFunction("x")`
+	What  string // "runtime fds", `matching IgnoreTopFunction("x")`
 	Count int
 }
 
