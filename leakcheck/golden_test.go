@@ -78,7 +78,7 @@ func leakyReport() *Report {
 				{Key: "true", Items: items(Processes, "true (zombie: exited, never waited)", 4243)},
 			}},
 		},
-		Ignored: []Ignored{{"runtime fds", 2}, {`matching IgnoreTopFunction("main.keep")`, 1}},
+		Ignored:   []Ignored{{"runtime fds", 2}, {`matching IgnoreTopFunction("main.keep")`, 1}},
 		Unchecked: []string{"threads not checked: the verdict's look could not read them: too many open files"},
 	}
 }
