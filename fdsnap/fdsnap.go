@@ -337,6 +337,7 @@ type Option interface{ apply(*config) }
 
 type config struct {
 	detail bool
+	since  *Snapshot
 }
 
 type optionFunc func(*config)
@@ -350,6 +351,19 @@ func (f optionFunc) apply(c *config) { f(c) }
 // frequent samplers leave it off.
 func WithDetail() Option {
 	return optionFunc(func(c *config) { c.detail = true })
+}
+
+// WithSince makes a snapshot of the current process cheaper when most of
+// its descriptors are those of an earlier snapshot prev: a descriptor whose
+// number is in prev and whose object is still prev's, as fstat(2) on the
+// descriptor itself tells (device, inode and file type: no path lookup),
+// is copied from prev instead of read again. Anonymous-inode descriptors
+// share one inode, so they are always read. The copy keeps prev's Target
+// (a file unlinked since is not shown as "(deleted)") and never has
+// Detail; take a plain snapshot to describe descriptors for a person.
+// It has no effect on another process's descriptors.
+func WithSince(prev *Snapshot) Option {
+	return optionFunc(func(c *config) { c.since = prev })
 }
 
 func newConfig(opts []Option) config {

@@ -124,7 +124,15 @@ func take(pid int, cfg config) (*Snapshot, error) {
 		snap.PID = os.Getpid()
 	}
 	var missing int
+	var reused []FD
+	if pid == 0 && cfg.since != nil && cfg.since.PID == snap.PID {
+		nums, reused = reuse(cfg.since, nums)
+	}
 	snap.FDs, missing, err = describeAll(dir, nums)
+	if len(reused) > 0 {
+		snap.FDs = append(snap.FDs, reused...)
+		slices.SortFunc(snap.FDs, func(a, b FD) int { return a.Num - b.Num })
+	}
 	if err != nil {
 		return nil, procErr(pid, err)
 	}
@@ -135,6 +143,63 @@ func take(pid int, cfg config) (*Snapshot, error) {
 		addDetail(pid, snap.FDs)
 	}
 	return snap, nil
+}
+
+// reuse splits the descriptor numbers of this process into those that
+// must be read and those prev already describes: same number, and fstat on
+// the descriptor finds prev's object (see WithSince).
+func reuse(prev *Snapshot, nums []int) (read []int, reused []FD) {
+	read = nums[:0:0]
+	for _, n := range nums {
+		if p, ok := prev.Lookup(n); ok && stillSame(p) {
+			reused = append(reused, p)
+			continue
+		}
+		read = append(read, n)
+	}
+	return read, reused
+}
+
+// stillSame reports whether descriptor p.Num of this process still refers
+// to the object p describes.
+func stillSame(p FD) bool {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstat(p.Num, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false
+		}
+		break
+	}
+	typ := st.Mode & unix.S_IFMT
+	switch p.Kind {
+	case Pipe:
+		return typ == unix.S_IFIFO && p.Ino != 0 && st.Ino == p.Ino
+	case Socket:
+		return typ == unix.S_IFSOCK && p.Ino != 0 && st.Ino == p.Ino
+	case File, DeletedFile, Dir, FIFO, CharDevice, BlockDevice, MemFD:
+		return p.Ino != 0 && st.Dev == p.Dev && st.Ino == p.Ino && typ == kindMode(p.Kind)
+	}
+	return false // anonymous inodes share one inode: read them
+}
+
+// kindMode is the file type a descriptor kind has in st_mode (regular for
+// files, deleted or not, and memfds).
+func kindMode(k Kind) uint32 {
+	switch k {
+	case Dir:
+		return unix.S_IFDIR
+	case FIFO:
+		return unix.S_IFIFO
+	case CharDevice:
+		return unix.S_IFCHR
+	case BlockDevice:
+		return unix.S_IFBLK
+	}
+	return unix.S_IFREG
 }
 
 // alive reports whether pid still has an fd table to read (a zombie has none).

@@ -142,3 +142,33 @@ func BenchmarkSoakOverhead(b *testing.B) {
 	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N*soakCycles), "bare-ns/cycle")
 	b.ReportMetric(float64(soaked.Nanoseconds())/float64(b.N*soakCycles), "soaked-ns/cycle")
 }
+
+// BenchmarkCheckCleanRatio alternates a clean leakcheck.Check and goleak's
+// VerifyNone of the same small test in one process, rounds of 50 each, and
+// reports Check's time over goleak's as "×goleak": a ratio that a busy
+// machine slows on both sides alike (target ≤ 1.5).
+func BenchmarkCheckCleanRatio(b *testing.B) {
+	var lc, gl time.Duration
+	for b.Loop() {
+		start := time.Now()
+		for range 50 {
+			ft := newFakeT(b, "BenchmarkCheckCleanRatio")
+			leakcheck.Check(ft, leakcheck.WithTimeout(time.Second))
+			ft.finish()
+			if ft.Failed() {
+				b.Fatal(ft.errorText())
+			}
+		}
+		mid := time.Now()
+		for range 50 {
+			ft := newFakeT(b, "BenchmarkCheckCleanRatio")
+			goleak.VerifyNone(ft, goleak.IgnoreTopFunction("testing.(*B).run1"))
+			if ft.Failed() {
+				b.Fatal(ft.errorText())
+			}
+		}
+		lc += mid.Sub(start)
+		gl += time.Since(mid)
+	}
+	b.ReportMetric(float64(lc)/float64(gl), "×goleak")
+}

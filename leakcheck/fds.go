@@ -34,8 +34,13 @@ func (s *Snapshot) fdTable(l look) error {
 		}
 	}
 	var opts []fdsnap.Option
-	if l == describeLook {
+	switch {
+	case l == describeLook:
 		opts = append(opts, fdsnap.WithDetail())
+	case l == pollLook && s.since != nil && s.since.FDs != nil:
+		// A poll reads again only the descriptors that changed; what it
+		// copies is not shown, only compared by identity.
+		opts = append(opts, fdsnap.WithSince(s.since.FDs))
 	}
 	fds, err := s.target.fds(opts...)
 	if err != nil {

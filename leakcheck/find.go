@@ -88,7 +88,7 @@ func (c *check) run() (*Report, error) {
 	start := time.Now()
 	sleep := time.Millisecond
 	for {
-		now, err := take(c.cfg, pollLook)
+		now, err := takeSince(c.cfg, pollLook, base)
 		if err != nil {
 			return nil, err
 		}
@@ -213,11 +213,13 @@ func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) *Rep
 		if len(items) > 0 {
 			r.Categories = append(r.Categories, Category{Resource: k.resource(), Groups: group(items)})
 		}
-		if c.cfg.resources&k.resource() != 0 && k.collected(now) {
-			dump.WriteString(k.details(base, now, items))
-		}
 	}
 	if r.Leaked() {
+		for _, k := range kinds {
+			if c.cfg.resources&k.resource() != 0 && k.collected(now) {
+				dump.WriteString(k.details(base, now, f.items[k.resource()]))
+			}
+		}
 		r.dump = dump.String()
 	}
 	return r

@@ -8,6 +8,7 @@ import (
 
 	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/procfs"
+	"github.com/leakcheck/go/internal/procs"
 )
 
 // Process is a child process of the checked process.
@@ -59,6 +60,12 @@ func (processKind) processWide()                {}
 func (processKind) collected(s *Snapshot) bool  { return s.Processes != nil }
 
 func (processKind) collect(s *Snapshot, l look) error {
+	if s.target.self && l != describeLook && procs.HasNone() {
+		// No child at all, running or exited: one system call instead of a
+		// read per thread.
+		s.Processes = []Process{}
+		return nil
+	}
 	kids, err := s.target.children()
 	if err != nil {
 		return err

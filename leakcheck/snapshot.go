@@ -24,7 +24,8 @@ type Snapshot struct {
 
 	target      target
 	look        look
-	resources   Resource // what was collected
+	since       *Snapshot // the baseline a poll is compared with, for cheaper looks
+	resources   Resource  // what was collected
 	unsupported map[Resource]error
 	// failed holds what a verdict's look could not read (a full
 	// descriptor table): the report says so and shows the rest.
@@ -90,9 +91,13 @@ func (l look) baseline() bool { return l == baselineLook || l == fullLook }
 func (l look) detailed() bool { return l == describeLook || l == fullLook }
 
 // take collects one snapshot: every kind cfg selects, in report order.
-func take(cfg *config, l look) (*Snapshot, error) {
+func take(cfg *config, l look) (*Snapshot, error) { return takeSince(cfg, l, nil) }
+
+// takeSince is take for a look that will be compared with base, which
+// kinds may use to look more cheaply where nothing changed.
+func takeSince(cfg *config, l look, base *Snapshot) (*Snapshot, error) {
 	t := cfg.target
-	s := &Snapshot{PID: t.pid, Time: time.Now(), target: t, look: l, resources: cfg.resources}
+	s := &Snapshot{PID: t.pid, Time: time.Now(), target: t, look: l, resources: cfg.resources, since: base}
 	for _, k := range kinds {
 		r := k.resource()
 		if cfg.resources&r == 0 {

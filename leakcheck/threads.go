@@ -41,7 +41,17 @@ func (threadKind) collect(s *Snapshot, l look) error {
 	if l.baseline() {
 		s.unnamedThreads = unnamedThreadNames(s.target)
 	}
-	ts, err := s.target.threads()
+	var ts []threads.Thread
+	var err error
+	if prev := s.since; l == pollLook && prev != nil && prev.Threads != nil && s.target.self && s.resources&Goroutines != 0 {
+		// A poll of this process reads the names of new threads only. A
+		// thread renamed since the baseline is held by a goroutine locked
+		// to it (a goroutine leak, which makes the verdict look again with
+		// every name), or by nothing, which is no leak.
+		ts, err = threads.ListSince(0, publicToInternal(prev.Threads))
+	} else {
+		ts, err = s.target.threads()
+	}
 	if err != nil {
 		return err
 	}
@@ -105,6 +115,14 @@ func (threadKind) details(base, now *Snapshot, items []Item) string {
 		b.WriteString(t.String() + "\n")
 	}
 	return b.String()
+}
+
+func publicToInternal(ts []Thread) []threads.Thread {
+	out := make([]threads.Thread, len(ts))
+	for i, t := range ts {
+		out[i] = threads.Thread{TID: t.TID, Name: t.Name}
+	}
+	return out
 }
 
 // processName is the name the process's threads are born with, read when

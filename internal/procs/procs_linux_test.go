@@ -53,3 +53,23 @@ func TestChildrenLive(t *testing.T) {
 	_, ok = find()
 	assert.False(t, ok, "a waited child is gone")
 }
+
+func TestHasNone(t *testing.T) {
+	// The test binary may have children of other tests' making only while
+	// they run; this test starts from none.
+	require.True(t, HasNone(), "no child yet")
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Start())
+	assert.False(t, HasNone(), "a started child")
+	// Exited but unwaited: still a child (a zombie) until Wait.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		kids, err := Children(os.Getpid())
+		require.NoError(t, err)
+		if len(kids) == 1 && kids[0].Zombie() {
+			break
+		}
+	}
+	assert.False(t, HasNone(), "a zombie is a child until waited")
+	require.NoError(t, cmd.Wait())
+	assert.True(t, HasNone(), "waited: none again")
+}

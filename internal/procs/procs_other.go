@@ -12,3 +12,7 @@ import (
 func Children(pid int) ([]Process, error) {
 	return nil, fmt.Errorf("procs: child processes on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }
+
+// HasNone reports whether the current process has no child; elsewhere it
+// cannot tell.
+func HasNone() bool { return false }

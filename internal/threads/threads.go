@@ -21,7 +21,13 @@ func (t Thread) String() string { return strconv.Itoa(t.TID) + " " + strconv.Quo
 
 // List returns the threads of process pid (0: the current process), sorted
 // by TID. Threads that exit while the list is being read are left out.
-func List(pid int) ([]Thread, error) { return list(pid) }
+func List(pid int) ([]Thread, error) { return list(pid, nil) }
+
+// ListSince is List that reads the name only of threads not in prev (an
+// earlier List of the same process): a thread in prev keeps the name it had
+// then. It costs one getdents for the TIDs plus one read per new thread, and
+// cannot see a thread renamed since prev.
+func ListSince(pid int, prev []Thread) ([]Thread, error) { return list(pid, prev) }
 
 // Count returns how many threads process pid (0: the current process) has,
 // without reading their names.

@@ -18,7 +18,7 @@ var procFS = os.DirFS("/proc")
 // list reads /proc/PID/task with a directory descriptor: one getdents for
 // the TIDs, then openat+read+close of each TID's comm relative to it, which
 // spares the path walk from /proc that ListFS pays per thread.
-func list(pid int) ([]Thread, error) {
+func list(pid int, prev []Thread) ([]Thread, error) {
 	dir, err := openRetry("/proc/"+procName(pid)+"/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, procErr(pid, err)
@@ -41,7 +41,15 @@ func list(pid int) ([]Thread, error) {
 	}
 	out := make([]Thread, 0, len(tids))
 	var comm [64]byte
+	known := make(map[int]string, len(prev))
+	for _, t := range prev {
+		known[t.TID] = t.Name
+	}
 	for _, tid := range tids {
+		if name, ok := known[tid]; ok {
+			out = append(out, Thread{TID: tid, Name: name})
+			continue
+		}
 		fd, err := openatRetry(dir, strconv.Itoa(tid)+"/comm", unix.O_RDONLY|unix.O_CLOEXEC)
 		if err != nil {
 			if isGone(err) {

@@ -342,3 +342,19 @@ func BenchmarkCount(b *testing.B) {
 		}
 	})
 }
+
+func TestListSince(t *testing.T) {
+	prev, err := List(0)
+	require.NoError(t, err)
+	renamed := append([]Thread(nil), prev...)
+	renamed[0].Name = "from-prev"
+	got, err := ListSince(0, renamed)
+	require.NoError(t, err)
+	var names []string
+	for _, th := range got {
+		if th.TID == renamed[0].TID {
+			names = append(names, th.Name)
+		}
+	}
+	assert.Equal(t, []string{"from-prev"}, names, "a known thread keeps prev's name: not read again")
+}

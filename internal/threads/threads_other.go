@@ -11,7 +11,7 @@ import (
 
 var errUnsupported = fmt.Errorf("threads: not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 
-func list(int) ([]Thread, error) { return nil, errUnsupported }
+func list(int, []Thread) ([]Thread, error) { return nil, errUnsupported }
 
 func count(int) (int, error) { return 0, errUnsupported }
 
