@@ -1,5 +1,5 @@
 // Package leakcheck fails a test that does not give back what it took:
-// goroutines, file descriptors, sockets and OS threads.
+// goroutines, file descriptors, sockets, OS threads and child processes.
 //
 //	func TestProxy(t *testing.T) {
 //		leakcheck.Check(t)
@@ -16,7 +16,7 @@
 //	leakcheck: 4 leaked after waiting 3s: 1 goroutine, 2 fds, 1 socket (2 runtime fds ignored)
 //	goroutines (1):
 //	  1 × main.(*Forward).loop [select], created by main.(*Proxy).Forward
-//	      goroutine 41 [select]: main.(*Forward).loop
+//	      goroutine 41 [select] at /src/proxy.go:88
 //	fds (2):
 //	  eventpoll (1):
 //	      fd 11 eventpoll (watching 1 fd)
@@ -30,8 +30,19 @@
 //
 // Resources are compared by identity, not by count: goroutines by ID,
 // descriptors by number and the object they refer to, sockets by inode,
-// threads by TID. A count that stays level can hide a closed descriptor
-// replaced by a leaked one; identity cannot.
+// threads by TID, child processes by pid and start time. A count that stays
+// level can hide a closed descriptor replaced by a leaked one; identity
+// cannot.
+//
+// A child process that appeared during the test and still exists is a
+// leak, whether it still runs or has exited and was never waited for (a
+// zombie): exec.Cmd.Start without Wait. It is printed with its command and
+// state, and with the pidfd Go keeps for it, which is then not reported as
+// a descriptor of its own:
+//
+//	processes (1):
+//	  sleep 20 (1):
+//	      child process 4242 sleep 20 (running, pidfd 15)
 //
 // Teardown is often asynchronous (a keep-alive connection, a goroutine that
 // sees its context cancelled, a peer that reads EOF). A check polls with
@@ -56,7 +67,14 @@
 //     on demand and never stops. A thread leak shows as a named thread
 //     (prctl PR_SET_NAME, pthread_setname_np), or in a Go program as the
 //     goroutine locked to it; a thread renamed during the test counts as
-//     new.
+//     new when a goroutine still holds it (one renamed and let go holds
+//     nothing).
+//
+// What the options ignore (IgnoreFD, IgnoreTopFunction, IgnoreCurrent, …) is
+// counted in the same note under the option's name, so nothing is left out
+// silently. Each option applies to some entry points only; given to another
+// (a soak's WithIterations to Check, Cleanup to Find), it is a misuse error
+// that names both, not a setting quietly dropped.
 //
 // # Finalizers
 //
@@ -73,9 +91,9 @@
 // Check labels the test's goroutine with pprof label "leakcheck.test"; the
 // goroutines it starts inherit the label, so goroutine leaks are attributed
 // to the right test even when checked tests run in parallel. Descriptors,
-// sockets and threads belong to the whole process: when the windows of two
-// unrelated checked tests overlap, neither checks them, each says so in its
-// log, and VerifyTestMain checks them for the package. The same holds when
+// sockets, threads and child processes belong to the whole process: when
+// the windows of two unrelated checked tests overlap, neither checks them,
+// each says so in its log, and VerifyTestMain checks them for the package. The same holds when
 // the sibling has no check of its own: before failing a test, Check looks
 // for another test body running at that moment and, if there is one,
 // judges by label only. A clean parallel test never fails because a
@@ -88,11 +106,13 @@
 // # goleak compatibility
 //
 // VerifyNone, VerifyTestMain, IgnoreTopFunction, IgnoreAnyFunction,
-// IgnoreCreatedBy, IgnoreCurrent and Cleanup behave like goleak's for
-// goroutines, so switching is a change of import path; they also check the
-// other resources, where "none" means nothing beyond what the process held
-// when leakcheck was initialised, plus the runtime's own. Use
-// WithResources(Goroutines) for goleak's exact scope.
+// IgnoreCreatedBy, Cleanup and RunOnFailure behave like goleak's for
+// goroutines; they also check the other resources, where "none" means
+// nothing beyond what the process held when leakcheck was initialised,
+// plus the runtime's own. IgnoreCurrent ignores everything that exists when
+// it is called, of every resource. Use WithResources(Goroutines) for
+// goleak's exact scope, and package github.com/leakcheck/go/goleak for a
+// drop-in whose only change is the import path.
 //
 // # Create many, delete many
 //
@@ -128,7 +148,7 @@
 //
 // WithPID points Check, Find, Cycle and Soak at another process, a child
 // server in any language: its descriptors, sockets (read in its network
-// namespace) and threads by name are checked; goroutines only exist for
+// namespace), threads by name and child processes are checked; goroutines only exist for
 // the current process, and a test log says so once. A target that exits
 // during a check is an error naming it, never a pass. The threads a process
 // starts without naming them (they carry the process's own name, as Go's
@@ -145,8 +165,8 @@
 //
 // # Limits
 //
-// Descriptors, sockets and threads are read from /proc and netlink, so they
-// are checked on Linux only. Elsewhere they are reported as not checked
+// Descriptors, sockets, threads and child processes are read from /proc
+// and netlink, so they are checked on Linux only. Elsewhere they are reported as not checked
 // (logged once per test binary) and goroutines are still checked; a test is
 // never skipped or failed for that alone.
 package leakcheck
