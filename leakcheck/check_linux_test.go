@@ -1,6 +1,7 @@
 package leakcheck_test
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -235,4 +236,18 @@ func TestCleanCheckLooksOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, rep.Leaked())
 	assert.Equal(t, "leakcheck: no leaks in this process", strings.Split(rep.String(), " (")[0])
+}
+
+// A check whose verdict finds the descriptor table full still reports
+// what it could read, says what it could not and why, and fails.
+func TestFullFDTableStillReports(t *testing.T) {
+	out, _ := runChild(t, "full-fd-table")
+	require.Contains(t, out, "leaked ", out)
+	var n int
+	_, err := fmt.Sscanf(out[strings.Index(out, "leaked "):], "leaked %d files", &n)
+	require.NoError(t, err)
+	assert.Contains(t, out, fmt.Sprintf("fds (%d):", n), "every leaked file is read and reported:\n%s", out)
+	assert.Contains(t, out, "chardev (", out)
+	assert.Contains(t, out, "not checked: threads could not be read", out)
+	assert.Contains(t, out, "too many open files", out)
 }

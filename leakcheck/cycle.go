@@ -229,4 +229,5 @@ func runCycle(cfg *config, n int, createAll func(int) error, destroyAll func() e
 }
 
 func (c *CycleReport) artifacts() map[string]func(string) error { return c.Retained.artifacts() }
-func (c *CycleReport) unchecked() []string                      { return c.Retained.Unchecked }
+func (c *CycleReport) unchecked() []string                      { return c.Retained.unchecked() }
+func (c *CycleReport) failed() bool                             { return c.Retained.failed() }

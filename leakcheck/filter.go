@@ -21,6 +21,7 @@ type diffing struct {
 	// put on the checked test's goroutine instead of by ID.
 	label   string
 	ignored map[string]int
+	notes   []string // what a kind could not do, for the report's notes
 }
 
 func newDiffing(cfg *config, none bool, label string) *diffing {

@@ -55,10 +55,17 @@ type found struct {
 	items     map[Resource][]Item
 	ignored   []Ignored
 	unchecked []string
+	// incomplete: a resource could not be read, so the look cannot be
+	// called clean.
+	incomplete []string
 }
 
-// clean reports whether nothing beyond the tolerances was found.
+// clean reports whether nothing beyond the tolerances was found, and
+// everything could be looked at.
 func (f *found) clean(cfg *config) bool {
+	if len(f.incomplete) > 0 {
+		return false
+	}
 	for r, items := range f.items {
 		if len(items) > cfg.tolerance[r] {
 			return false
@@ -140,7 +147,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			continue
 		}
 		if err := now.failed[r]; err != nil {
-			f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: the verdict's look could not read them: %v", r, err))
+			f.incomplete = append(f.incomplete, fmt.Sprintf("%s could not be read: %v", r, err))
 			continue
 		}
 		if !k.collected(now) {
@@ -163,6 +170,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 		f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: %s", joinAnd(skipped), c.processWideNote))
 	}
 	f.ignored = d.ignoredList()
+	f.unchecked = append(f.unchecked, d.notes...)
 	return f, nil
 }
 
@@ -204,7 +212,7 @@ func joinAnd(names []string) string {
 
 // report describes what f found for a person and for code.
 func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) *Report {
-	r := &Report{Target: c.cfg.target.String(), Waited: waited, tolerance: c.cfg.tolerance, Ignored: f.ignored}
+	r := &Report{Target: c.cfg.target.String(), Waited: waited, tolerance: c.cfg.tolerance, Ignored: f.ignored, Incomplete: f.incomplete}
 	r.Unchecked = append(r.Unchecked, f.unchecked...)
 	sort.Strings(r.Unchecked)
 	var dump strings.Builder

@@ -13,6 +13,11 @@ import (
 	"os/signal"
 	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/leakcheck/go/fdsnap"
 
 	"github.com/leakcheck/go/leakcheck"
 )
@@ -37,6 +42,8 @@ func TestMain(m *testing.M) {
 		childSignal()
 	case "server":
 		childServer()
+	case "full-fd-table":
+		childFullTable()
 	default:
 		fmt.Println("unknown LEAKCHECK_CHILD")
 		os.Exit(3)
@@ -154,4 +161,38 @@ func childServer() {
 		fmt.Fprintln(c, "ok")
 		c.Close()
 	}
+}
+
+// childFullTable leaks files until its descriptor table is full (under a
+// low limit), then checks: the report shows what could be read.
+func childFullTable() {
+	base, err := leakcheck.Take()
+	if err != nil {
+		fmt.Println("take:", err)
+		os.Exit(1)
+	}
+	n, err := fdsnap.Count()
+	if err != nil {
+		fmt.Println("count:", err)
+		os.Exit(1)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: uint64(n + 16), Max: uint64(n + 16)}); err != nil {
+		fmt.Println("setrlimit:", err)
+		os.Exit(1)
+	}
+	var leaked []*os.File
+	for {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			break
+		}
+		leaked = append(leaked, f)
+	}
+	fmt.Printf("leaked %d files\n", len(leaked))
+	rep, err := leakcheck.Find(base, leakcheck.WithTimeout(100*time.Millisecond))
+	if err != nil {
+		fmt.Println("find:", err)
+		os.Exit(1)
+	}
+	fmt.Println(rep)
 }

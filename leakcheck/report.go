@@ -17,6 +17,10 @@ type Report struct {
 	Categories []Category    // in the order goroutines, fds, sockets, threads, processes
 	Ignored    []Ignored     // what appeared but is never a leak (the runtime's own, …)
 	Unchecked  []string      // resources that could not be checked, and why
+	// Incomplete holds the resources the verdict could not read (a full
+	// descriptor table, an unreadable /proc): the report shows the rest,
+	// and a test fails, since a leak there would go unseen.
+	Incomplete []string
 
 	tolerance map[Resource]int
 	dump      string // full stacks and snapshots, for artifacts
@@ -152,9 +156,12 @@ const maxItems = 10
 func (r *Report) String() string {
 	var b strings.Builder
 	b.WriteString("leakcheck: ")
-	if len(r.Categories) == 0 {
+	switch {
+	case len(r.Categories) == 0 && len(r.Incomplete) > 0:
+		b.WriteString("could not check everything in " + r.Target + "; no leaks in what could be read")
+	case len(r.Categories) == 0:
 		b.WriteString("no leaks in " + r.Target)
-	} else {
+	default:
 		total := 0
 		var parts []string
 		for _, c := range r.Categories {
@@ -189,11 +196,18 @@ func (r *Report) String() string {
 			writeLines(&b, collapse(g.Items), maxItems)
 		}
 	}
+	for _, u := range r.Incomplete {
+		b.WriteString("\nnot checked: " + u)
+	}
 	for _, u := range r.Unchecked {
 		b.WriteString("\nnote: " + u)
 	}
 	return b.String()
 }
+
+// failed reports whether the check failed: a leak, or a resource it could
+// not read at the verdict.
+func (r *Report) failed() bool { return r.Leaked() || len(r.Incomplete) > 0 }
 
 // writeLines writes lines indented under a group, the first max of them
 // and then how many more there are.
@@ -316,4 +330,6 @@ func (r *Report) artifacts() map[string]func(string) error {
 	}}
 }
 
-func (r *Report) unchecked() []string { return r.Unchecked }
+func (r *Report) unchecked() []string {
+	return append(append([]string(nil), r.Incomplete...), r.Unchecked...)
+}

@@ -27,7 +27,7 @@ type Snapshot struct {
 	since       *Snapshot // the baseline a poll is compared with, for cheaper looks
 	resources   Resource  // what was collected
 	unsupported map[Resource]error
-	// failed holds what a verdict's look could not read (a full
+	// failed holds what a look after the baseline could not read (a full
 	// descriptor table): the report says so and shows the rest.
 	failed map[Resource]error
 
@@ -114,10 +114,12 @@ func takeSince(cfg *config, l look, base *Snapshot) (*Snapshot, error) {
 				s.unsupported = make(map[Resource]error)
 			}
 			s.unsupported[r] = err
-		case l == describeLook && !errors.Is(err, os.ErrNotExist):
-			// The verdict reports what it could read, and why the rest
-			// could not be (a descriptor table full to its limit leaves
-			// no descriptor to read /proc with).
+		case (l == pollLook || l == describeLook) && !(errors.Is(err, os.ErrNotExist) && !t.self):
+			// A look after the baseline reads what it can: the verdict
+			// reports it, and why the rest could not be read (a
+			// descriptor table full to its limit leaves no descriptor to
+			// read /proc or to open a netlink socket with). A look with a
+			// failure is never clean.
 			if s.failed == nil {
 				s.failed = make(map[Resource]error)
 			}

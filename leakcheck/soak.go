@@ -569,4 +569,5 @@ func (s *SoakReport) artifacts() map[string]func(string) error {
 	return map[string]func(string) error{"soak.json": s.WriteJSON, "soak.svg": s.WriteSVG}
 }
 
-func (s *SoakReport) unchecked() []string { return s.End.Unchecked }
+func (s *SoakReport) unchecked() []string { return s.End.unchecked() }
+func (s *SoakReport) failed() bool        { return s.Leaked() }

@@ -2,6 +2,7 @@ package leakcheck
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/sockstate"
@@ -55,8 +56,12 @@ func (socketKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	var socks map[uint64]sockstate.Socket
 	if now.look.detailed() || now.Sockets != nil || len(d.cfg.socketFilters) > 0 {
 		var err error
-		if socks, err = now.sockets(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			return nil, err
+		if socks, err = now.sockets(); err != nil {
+			// Shown by inode then, and said why.
+			socks = nil
+			if !errors.Is(err, errors.ErrUnsupported) {
+				d.notes = append(d.notes, fmt.Sprintf("sockets not described: %v", err))
+			}
 		}
 	}
 	if len(d.cfg.socketFilters) > 0 {

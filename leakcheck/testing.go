@@ -35,6 +35,7 @@ type TestingM interface {
 // SoakReport.
 type verdict interface {
 	Leaked() bool
+	failed() bool // a leak, or what could not be checked at the verdict
 	String() string
 	// artifacts are the files a verdict writes under the test's artifact
 	// directory, by name.
@@ -70,9 +71,9 @@ func tbReport(t testing.TB, v verdict, logAll bool) {
 	t.Attr("leakcheck", attr)
 	writeArtifacts(t, v)
 	switch {
-	case v.Leaked() && t.Failed():
+	case v.failed() && t.Failed():
 		t.Logf("leakcheck: the test already failed, so what it left behind is logged, not failed:\n%s", v)
-	case v.Leaked():
+	case v.failed():
 		t.Errorf("%s", v)
 	case logAll:
 		t.Logf("%s", v)
@@ -175,7 +176,7 @@ func VerifyNone(t TestingT, opts ...Option) {
 		switch {
 		case err != nil:
 			t.Error(fmt.Sprintf("leakcheck: %v", err))
-		case rep.Leaked():
+		case rep.failed():
 			t.Error(rep.String())
 		}
 	}
@@ -214,7 +215,7 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "leakcheck: errors on successful test run: %v\n", err)
 		exitCode = 1
-	case rep.Leaked():
+	case rep.failed():
 		fmt.Fprintf(os.Stderr, "leakcheck: errors on successful test run:\n%s\n", rep)
 		exitCode = 1
 	}
