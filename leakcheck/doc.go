@@ -92,16 +92,24 @@
 // goroutines it starts inherit the label, so goroutine leaks are attributed
 // to the right test even when checked tests run in parallel. Descriptors,
 // sockets, threads and child processes belong to the whole process: when
-// the windows of two unrelated checked tests overlap, neither checks them,
-// each says so in its log, and VerifyTestMain checks them for the package. The same holds when
-// the sibling has no check of its own: before failing a test, Check looks
-// for another test body running at that moment and, if there is one,
-// judges by label only. A clean parallel test never fails because a
-// sibling leaked. Subtests nest in their
-// parent's window and do not count as overlap. Check replaces the test
-// goroutine's own pprof labels with its one; goroutines a parallel test
-// starts under pprof.Do with a fresh context do not carry it and are left
-// to VerifyTestMain.
+// the bodies of two unrelated checked tests run at the same time, neither
+// checks them, each says so in its log naming the other ("overlapped
+// TestB"), and VerifyTestMain checks them for the package. The same holds
+// when the sibling has no check of its own: before failing a test, Check
+// looks for another test body running at that moment and, if there is
+// one, judges by label only. A clean parallel test never fails because a
+// sibling leaked. Subtests nest in their parent's window and do not count
+// as overlap.
+//
+// A window counts only while a test's body runs. A test whose Check comes
+// before its t.Parallel() waits, parked, while the serial tests run: they
+// do not overlap it (each is checked in full), and what the checked ones
+// hold when they look is not blamed on it. What an unchecked serial test
+// leaves meanwhile cannot be told apart from the parked test's own.
+//
+// Check replaces the test goroutine's own pprof labels with its one;
+// goroutines a parallel test starts under pprof.Do with a fresh context do
+// not carry it and are left to VerifyTestMain.
 //
 // # goleak compatibility
 //

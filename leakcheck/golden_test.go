@@ -87,7 +87,7 @@ func TestGoldenReport(t *testing.T) {
 	golden(t, "report_leaky", leakyReport().String())
 
 	clean := &Report{Target: "pid 4242", Ignored: []Ignored{{"unnamed runtime threads", 3}},
-		Unchecked: []string{"fds, sockets, threads and processes not checked: " + parallelNote}}
+		Unchecked: []string{"fds, sockets, threads and processes not checked: " + parallelNote([]string{"TestB", "TestC/sub"})}}
 	golden(t, "report_clean", clean.String())
 
 	within := &Report{Target: "this process", Waited: 20 * time.Millisecond, tolerance: map[Resource]int{Sockets: 1},

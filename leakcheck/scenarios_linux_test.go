@@ -86,7 +86,7 @@ func TestParallelAttribution(t *testing.T) {
 	leaky := section(out, "=== NAME  TestScenarioParallel/leaky", "--- FAIL: TestScenarioParallel/leaky")
 	assert.Contains(t, leaky, "goroutines (1):", "the leaky test's goroutine is attributed to it by label:\n%s", out)
 	assert.Contains(t, leaky, "TestScenarioParallel.func1.1 [chan receive]")
-	assert.Contains(t, out, "fds, sockets, threads and processes not checked: another test ran at the same time (t.Parallel)")
+	assert.Contains(t, out, "fds, sockets, threads and processes not checked: overlapped TestScenarioParallel/")
 	assert.NotContains(t, leaky, "fds (", "the leaked file is not blamed on either parallel test")
 	// The package-level check sees the file (and the goroutine) the leaky
 	// test left; the run already failed, so it does not add to the verdict.
@@ -195,5 +195,39 @@ func TestMixedParallelNotBlamed(t *testing.T) {
 	out, code := runChild(t, "scenarios", "-test.run=^TestScenarioMixedParallel$", "-test.v", "-test.parallel=2")
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "--- PASS: TestScenarioMixedParallel/checked", out)
-	assert.Contains(t, out, "another test ran at the same time (t.Parallel)", out)
+	assert.Contains(t, out, "overlapped TestScenarioMixedParallel.func1 (t.Parallel)", out)
+}
+
+// TestScenarioParked: a test calls Check and then t.Parallel, so it waits
+// while the serial tests run. The serial tests are not its overlap: a
+// serial test that leaks a file is caught, and the parked test, clean, is
+// not blamed for that file.
+func TestScenarioParked(t *testing.T) {
+	scenario(t)
+	t.Run("parked", func(t *testing.T) {
+		leakcheck.Check(t, leakcheck.WithTimeout(200*time.Millisecond))
+		t.Parallel()
+	})
+	t.Run("serial-leaky", func(t *testing.T) {
+		leakcheck.Check(t, leakcheck.WithTimeout(200*time.Millisecond))
+		f, err := os.Open(os.Args[0])
+		require.NoError(t, err)
+		parkedLeak = f
+	})
+	t.Run("serial-clean", func(t *testing.T) {
+		leakcheck.Check(t, leakcheck.WithTimeout(200*time.Millisecond))
+	})
+}
+
+var parkedLeak *os.File
+
+func TestParkedTestOverlapsNobody(t *testing.T) {
+	out, _ := runChild(t, "scenarios", "-test.run=^TestScenarioParked$", "-test.v")
+	assert.Contains(t, out, "--- FAIL: TestScenarioParked/serial-leaky", out)
+	leaky := section(out, "=== RUN   TestScenarioParked/serial-leaky", "--- FAIL: TestScenarioParked/serial-leaky")
+	assert.Contains(t, leaky, "fds (1):", "the serial test's file is caught beside a parked test:\n%s", out)
+	assert.Contains(t, leaky, "file "+os.Args[0], out)
+	assert.Contains(t, out, "--- PASS: TestScenarioParked/parked", "the parked test is not blamed for the serial test's file:\n%s", out)
+	assert.Contains(t, out, "--- PASS: TestScenarioParked/serial-clean", out)
+	assert.NotContains(t, out, "not checked: overlapped", "no test overlapped another's body:\n%s", out)
 }

@@ -120,12 +120,17 @@ func Check(t testing.TB, opts ...Option) {
 		return
 	}
 	logUnsupported(t, cfg, base)
+	w.witness(base)
 	t.Cleanup(func() {
 		t.Helper()
 		overlapped := w.close()
-		c := &check{cfg: cfg, base: base, deadline: testDeadline(t, cfg.timeout)}
-		if overlapped {
-			c.byLabel(label)
+		tcfg := *cfg
+		// What serial tests left while this one was parked in t.Parallel
+		// is theirs.
+		tcfg.current = append(append([]*Snapshot(nil), cfg.current...), w.parkedSnapshots...)
+		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout)}
+		if len(overlapped) > 0 {
+			c.byLabel(label, overlapped)
 		}
 		c.noSettle = t.Failed()
 		rep, err := c.run()
@@ -133,20 +138,23 @@ func Check(t testing.TB, opts ...Option) {
 			t.Errorf("leakcheck: %v", err)
 			return
 		}
-		if !overlapped && rep.Leaked() && otherTestRunning(c.last) {
-			// A test without a check of its own is running alongside
-			// (t.Parallel): what it holds cannot be told from this
-			// test's leaks, except for goroutines, by label.
-			overlapped = true
-			c = &check{cfg: cfg, base: base, deadline: time.Now(), noSettle: true}
-			c.byLabel(label)
-			if rep, err = c.run(); err != nil {
-				t.Errorf("leakcheck: %v", err)
-				return
+		if len(overlapped) == 0 && rep.Leaked() {
+			if others := otherTestsRunning(c.last); len(others) > 0 {
+				// A test without a check of its own is running alongside
+				// (t.Parallel): what it holds cannot be told from this
+				// test's leaks, except for goroutines, by label.
+				overlapped = others
+				c = &check{cfg: &tcfg, base: base, deadline: time.Now(), noSettle: true}
+				c.byLabel(label, others)
+				if rep, err = c.run(); err != nil {
+					t.Errorf("leakcheck: %v", err)
+					return
+				}
 			}
 		}
-		if overlapped && !t.Failed() {
-			t.Logf("leakcheck: %s", c.processWideNote)
+		w.witness(c.last)
+		if len(overlapped) > 0 && !t.Failed() {
+			t.Logf("leakcheck: process-wide resources not checked: %s", c.processWideNote)
 		}
 		tbReport(t, rep, false)
 	})
@@ -333,34 +341,53 @@ func Soak(t testing.TB, op func(i int), opts ...Option) *SoakReport {
 	return rep
 }
 
-// parallelNote is what a check says when another test ran alongside it.
-const parallelNote = "another test ran at the same time (t.Parallel), so what it holds cannot be attributed; use VerifyTestMain to check them for the whole package"
+// parallelNote says why process-wide resources are not checked when other
+// tests ran alongside, naming them.
+func parallelNote(others []string) string {
+	return fmt.Sprintf("overlapped %s (t.Parallel), so what they hold cannot be attributed; use VerifyTestMain to check them for the whole package", joinAnd(others))
+}
 
 // byLabel makes the check attribute goroutines by the test's pprof label
 // and leave process-wide resources to VerifyTestMain.
-func (c *check) byLabel(label string) {
+func (c *check) byLabel(label string, others []string) {
 	c.label = label
-	c.processWideNote = parallelNote
+	c.processWideNote = parallelNote(others)
 }
 
-// otherTestRunning reports whether, in the verdict's goroutine dump, a test
-// other than the calling one (and its parents, which wait for it) is
-// running its body: a goroutine with testing.tRunner on its stack that is
-// not parked in one of testing's waits.
-func otherTestRunning(verdict *Snapshot) bool {
+// otherTestsRunning returns the tests other than the calling one (and its
+// parents, which wait for it) that are running their body in the verdict's
+// goroutine dump: a goroutine with testing.tRunner on its stack that is not
+// parked in one of testing's waits, named by its test function.
+func otherTestsRunning(verdict *Snapshot) []string {
 	if verdict == nil || verdict.goroutines == nil || verdict.goroutines.dump == nil {
-		return false
+		return nil
 	}
 	self := gostack.CurrentID()
+	var out []string
 	for _, g := range verdict.goroutines.dump {
-		if g.ID == self || gostack.RuntimeOwned(g) {
+		if g.ID == self || gostack.RuntimeOwned(g) || !g.HasFunction("testing.tRunner") {
 			continue
 		}
-		if g.HasFunction("testing.tRunner") {
-			return true
+		out = append(out, testFunction(g))
+	}
+	return out
+}
+
+// testFunction names the test a tRunner goroutine runs: the frame that
+// tRunner called.
+func testFunction(g gostack.Goroutine) string {
+	for i, f := range g.Frames {
+		if f.Func == "testing.tRunner" && i > 0 {
+			// "example.com/pkg.TestX.func1" → "TestX.func1".
+			name := g.Frames[i-1].Func
+			name = name[strings.LastIndexByte(name, '/')+1:]
+			if _, rest, ok := strings.Cut(name, "."); ok {
+				name = rest
+			}
+			return name
 		}
 	}
-	return false
+	return fmt.Sprintf("a test (goroutine %d)", g.ID)
 }
 
 // testDeadline is when a check in t's cleanup must give up: the timeout from
@@ -387,10 +414,20 @@ func labelTestGoroutine(name string) string {
 }
 
 // A window is the time between a Check's baseline and its verdict. Windows
-// of unrelated tests that overlap cannot attribute process-wide resources.
+// of unrelated tests whose bodies run at the same time cannot attribute
+// process-wide resources. A test parked in t.Parallel (its Check came
+// first; it waits for the serial tests to end) runs no body: the serial
+// tests that run meanwhile do not overlap it, and what they leave is not
+// its own either (see parkedSnapshots).
 type window struct {
-	name       string
-	overlapped bool
+	name string
+	gid  uint64 // the test's goroutine, to see whether it is parked
+	// overlapped names the tests whose windows overlapped this one.
+	overlapped []string
+	parked     bool // seen parked in t.Parallel when another window opened
+	// parkedSnapshots are looks other checks took while this test was
+	// parked: what they hold was there before this test's body ran.
+	parkedSnapshots []*Snapshot
 }
 
 var windows struct {
@@ -399,22 +436,60 @@ var windows struct {
 }
 
 func openWindow(name string) *window {
+	w := &window{name: name, gid: gostack.CurrentID()}
 	windows.Lock()
 	defer windows.Unlock()
-	w := &window{name: name}
 	if windows.open == nil {
 		windows.open = make(map[*window]struct{})
 	}
+	var parked map[uint64]bool
 	for o := range windows.open {
 		// A subtest runs inside its parent's window: nesting, not overlap.
 		if nested(o.name, name) || nested(name, o.name) {
 			continue
 		}
-		o.overlapped = true
-		w.overlapped = true
+		if parked == nil {
+			parked = parkedTests()
+		}
+		if parked[o.gid] {
+			o.parked = true
+			continue
+		}
+		o.overlapped = append(o.overlapped, name)
+		w.overlapped = append(w.overlapped, o.name)
 	}
 	windows.open[w] = struct{}{}
 	return w
+}
+
+// parkedTests returns the goroutines of tests parked in t.Parallel.
+func parkedTests() map[uint64]bool {
+	gs, err := gostack.All()
+	if err != nil {
+		return nil
+	}
+	out := map[uint64]bool{}
+	for _, g := range gs {
+		if g.HasFunction("testing.(*T).Parallel") {
+			out[g.ID] = true
+		}
+	}
+	return out
+}
+
+// witness hands a look this check took to every parked window: what it
+// holds is not the parked tests' doing.
+func (w *window) witness(s *Snapshot) {
+	if s == nil {
+		return
+	}
+	windows.Lock()
+	defer windows.Unlock()
+	for o := range windows.open {
+		if o != w && o.parked {
+			o.parkedSnapshots = append(o.parkedSnapshots, s)
+		}
+	}
 }
 
 // nested reports whether test child is parent or one of its subtests.
@@ -422,8 +497,8 @@ func nested(parent, child string) bool {
 	return child == parent || strings.HasPrefix(child, parent+"/")
 }
 
-// close ends the window and reports whether another one overlapped it.
-func (w *window) close() bool {
+// close ends the window and returns the tests that overlapped it.
+func (w *window) close() []string {
 	windows.Lock()
 	defer windows.Unlock()
 	delete(windows.open, w)
