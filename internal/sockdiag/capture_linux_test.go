@@ -13,15 +13,6 @@ import (
 
 var capture = flag.Bool("capture", false, "regenerate testdata/*.bin from live netlink dumps (see testdata/README.md)")
 
-// captured describes the sockets TestCapture creates, for the fixture tests
-// to find in the dumps.
-type captured struct {
-	ListenPort uint16 // a TCP listener on 127.0.0.1
-	ClientPort uint16 // a client connected to it (both ends ESTABLISHED)
-	UnixPath   string // a unix stream listener bound to a path
-	Abstract   string // a unix stream listener with this abstract name (no leading NUL)
-}
-
 // TestCapture regenerates the binary fixtures with -capture; without it, it
 // checks that the live kernel still answers the way the fixtures say.
 func TestCapture(t *testing.T) {

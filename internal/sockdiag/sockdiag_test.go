@@ -204,6 +204,16 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// captured describes the sockets TestCapture (capture_linux_test.go)
+// creates, for the fixture tests, which run on every OS, to find in the
+// dumps.
+type captured struct {
+	ListenPort uint16 // a TCP listener on 127.0.0.1
+	ClientPort uint16 // a client connected to it (both ends ESTABLISHED)
+	UnixPath   string // a unix stream listener bound to a path
+	Abstract   string // a unix stream listener with this abstract name (no leading NUL)
+}
+
 func loadFixture(t testing.TB) (tcp, unixb []byte, info captured) {
 	t.Helper()
 	var err error
