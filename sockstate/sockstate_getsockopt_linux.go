@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/leakcheck/go/internal/sockdiag"
 )
 
 // viaGetsockopt describes each socket descriptor of the current process
@@ -19,13 +21,13 @@ func (c *collector) viaGetsockopt() {
 		return
 	}
 	err := c.cfg.netlinkErr
-	var nl *nlConn
+	var nl *sockdiag.Conn
 	if err == nil {
-		nl, err = openNetlink(0, 0)
+		nl, _, err = openNetlink(0, 0)
 	}
 	if err == nil {
 		err = c.dumpUnix(nl)
-		nl.close()
+		nl.Close()
 		if err == nil {
 			c.source("netlink")
 		}

@@ -3,11 +3,8 @@ package sockstate
 import (
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -28,10 +25,11 @@ func (c *collector) viaNetlink(ns uint64) error {
 	if len(c.pre) > 0 && len(c.want) == 0 && !c.cfg.orphans {
 		return nil // every socket was found: no other table needed
 	}
-	var nl *nlConn
+	var nl *sockdiag.Conn
+	var inTarget bool
 	err := c.cfg.netlinkErr
 	if err == nil {
-		nl, err = openNetlink(c.pid, ns)
+		nl, inTarget, err = openNetlink(c.pid, ns)
 	}
 	if err != nil {
 		if !refused(err) {
@@ -40,8 +38,8 @@ func (c *collector) viaNetlink(ns uint64) error {
 		c.notes = append(c.notes, "netlink refused: "+errText(err))
 		return c.viaProc(tables[:])
 	}
-	defer nl.close()
-	if nl.setns && len(c.pre) == 0 {
+	defer nl.Close()
+	if inTarget && len(c.pre) == 0 {
 		c.notes = append(c.notes, "netlink opened in the target's namespace")
 	}
 	for i, t := range tables {
@@ -82,12 +80,8 @@ func refused(err error) bool {
 // orphans are wanted.
 const orphanOnlyStates = 1<<SynRecv | 1<<TimeWait | 1<<NewSynRecv
 
-func (c *collector) dumpInet(nl *nlConn, t table) error {
-	seq := nl.next()
-	req := sockdiag.InetRequest(seq, t.family, t.protocol, c.states(t))
-	return nl.dump(req, func(b []byte) (bool, error) {
-		return sockdiag.ParseInet(b, seq, func(s *sockdiag.InetSock) { c.inetRecord(t, s) })
-	})
+func (c *collector) dumpInet(nl *sockdiag.Conn, t table) error {
+	return nl.DumpInet(t.family, t.protocol, c.states(t), func(s *sockdiag.InetSock) { c.inetRecord(t, s) })
 }
 
 // inetRecord keeps a dumped socket if it is one of ours or a wanted orphan.
@@ -116,29 +110,26 @@ func (c *collector) inetRecord(t table, s *sockdiag.InetSock) {
 // are dumped only if a socket is still missing once the descriptors are
 // known.
 func (c *collector) predump(ns uint64) map[int]*records {
-	nl, err := openNetlink(c.pid, ns)
+	nl, inTarget, err := openNetlink(c.pid, ns)
 	if err != nil {
 		return nil
 	}
-	defer nl.close()
+	defer nl.Close()
 	pre := make(map[int]*records)
 	for i, t := range tables[:1] {
 		recs := new(records)
-		seq := nl.next()
-		err := nl.dump(sockdiag.InetRequest(seq, t.family, t.protocol, c.states(t)), func(b []byte) (bool, error) {
-			return sockdiag.ParseInet(b, seq, func(s *sockdiag.InetSock) {
-				if s.Inode != 0 || c.cfg.orphans {
-					recs.add(s)
-				}
-			})
+		err := nl.DumpInet(t.family, t.protocol, c.states(t), func(s *sockdiag.InetSock) {
+			if s.Inode != 0 || c.cfg.orphans {
+				recs.add(s)
+			}
 		})
 		if err != nil {
 			return pre
 		}
 		pre[i] = recs
-		if nl.setns {
+		if inTarget {
 			c.notes = append(c.notes, "netlink opened in the target's namespace")
-			nl.setns = false
+			inTarget = false
 		}
 	}
 	return pre
@@ -180,34 +171,30 @@ func inetSocket(s *sockdiag.InetSock, p Proto) Socket {
 	}
 }
 
-func (c *collector) dumpUnix(nl *nlConn) error {
+func (c *collector) dumpUnix(nl *sockdiag.Conn) error {
 	show := uint32(sockdiag.UnixShowPeer | sockdiag.UnixShowRQLen | sockdiag.UnixShowUID)
 	if !c.countOnly {
 		show |= sockdiag.UnixShowName
 	}
-	seq := nl.next()
-	req := sockdiag.UnixRequest(seq, sockdiag.AllStates, show)
-	return nl.dump(req, func(b []byte) (bool, error) {
-		return sockdiag.ParseUnix(b, seq, func(s *sockdiag.UnixSock) {
-			fd, ok := c.want[uint64(s.Inode)]
-			if !ok {
-				return
-			}
-			k := Socket{
-				Inode:    uint64(s.Inode),
-				FD:       fd,
-				Proto:    unixProto(int(s.Type)),
-				State:    State(s.State),
-				UnixPeer: uint64(s.Peer),
-				RecvQ:    s.RQueue,
-				SendQ:    s.WQueue,
-				UID:      s.UID,
-			}
-			if !c.countOnly {
-				k.UnixPath = unixName(s.Name)
-			}
-			c.emit(k)
-		})
+	return nl.DumpUnix(sockdiag.AllStates, show, func(s *sockdiag.UnixSock) {
+		fd, ok := c.want[uint64(s.Inode)]
+		if !ok {
+			return
+		}
+		k := Socket{
+			Inode:    uint64(s.Inode),
+			FD:       fd,
+			Proto:    unixProto(int(s.Type)),
+			State:    State(s.State),
+			UnixPeer: uint64(s.Peer),
+			RecvQ:    s.RQueue,
+			SendQ:    s.WQueue,
+			UID:      s.UID,
+		}
+		if !c.countOnly {
+			k.UnixPath = unixName(s.Name)
+		}
+		c.emit(k)
 	})
 }
 
@@ -232,130 +219,23 @@ func unixName(b []byte) string {
 	return string(s)
 }
 
-// nlConn is a NETLINK_SOCK_DIAG socket and its receive buffer.
-type nlConn struct {
-	fd    int
-	seq   uint32
-	buf   []byte
-	setns bool // opened inside another network namespace
-}
-
-// recvBufs recycles receive buffers: the kernel fills at most 32 KiB per
-// read of a dump (netlink_recvmsg caps max_recvmsg_len there).
-var recvBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
-
-func openNetlink(pid int, ns uint64) (*nlConn, error) {
+// openNetlink opens a sock_diag socket that dumps the network namespace ns
+// of pid (0: the current process); inTarget reports that it had to be
+// opened inside the target's namespace.
+func openNetlink(pid int, ns uint64) (nl *sockdiag.Conn, inTarget bool, err error) {
 	mine, err := ourNS()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var fd int
-	setns := false
 	if pid == 0 || ns == mine || ns == 0 {
-		fd, err = diagSocket()
-	} else {
-		fd, err = diagSocketIn(pid)
-		setns = true
+		nl, err = sockdiag.Dial()
+		return nl, false, err
 	}
+	target, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, false, procErr(pid, "opening its network namespace", err)
 	}
-	return &nlConn{fd: fd, buf: *recvBufs.Get().(*[]byte), setns: setns, seq: uint32(os.Getpid())}, nil
-}
-
-func diagSocket() (int, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return -1, fmt.Errorf("netlink socket: %w", err)
-	}
-	return fd, nil
-}
-
-// diagSocketIn opens a sock_diag socket inside the network namespace of
-// pid: a socket dumps the namespace it was created in. It switches a
-// locked OS thread there and back, which needs CAP_SYS_ADMIN over both
-// namespaces; a thread that cannot switch back is left locked so that it
-// exits with its goroutine rather than run other code in the wrong
-// namespace.
-func diagSocketIn(pid int) (int, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		target, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, procErr(pid, "opening its network namespace", err)}
-			return
-		}
-		defer unix.Close(target)
-		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("opening our network namespace: %w", err)}
-			return
-		}
-		defer unix.Close(home)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("setns into the network namespace of pid %d: %w", pid, err)}
-			return
-		}
-		fd, err := diagSocket()
-		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
-			ch <- result{fd, nil} // the thread stays locked and exits
-			return
-		}
-		runtime.UnlockOSThread()
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	return r.fd, r.err
-}
-
-func (nl *nlConn) next() uint32 {
-	nl.seq++
-	return nl.seq
-}
-
-func (nl *nlConn) close() {
-	unix.Close(nl.fd)
-	recvBufs.Put(&nl.buf)
-}
-
-// dump sends a request and feeds every reply buffer to parse until it sees
-// the end of the dump.
-func (nl *nlConn) dump(req []byte, parse func([]byte) (bool, error)) error {
-	for {
-		err := unix.Sendto(nl.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("netlink send: %w", err)
-		}
-		break
-	}
-	for {
-		n, err := unix.Read(nl.fd, nl.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("netlink receive: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("netlink receive: empty read before the end of the dump")
-		}
-		done, err := parse(nl.buf[:n])
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-	}
+	defer unix.Close(target)
+	nl, err = sockdiag.DialIn(target)
+	return nl, err == nil, err
 }
