@@ -71,11 +71,10 @@ func DialIn(netns int) (*Conn, error) {
 			return
 		}
 		fd, err := socket()
-		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
-			ch <- result{fd, nil} // the thread stays locked and exits
-			return
+		if back := unix.Setns(home, unix.CLONE_NEWNET); back == nil {
+			runtime.UnlockOSThread()
 		}
-		runtime.UnlockOSThread()
+		// A thread still locked here exits with this goroutine.
 		ch <- result{fd, err}
 	}()
 	r := <-ch
