@@ -73,7 +73,7 @@ func TestParseFDInfoFixtures(t *testing.T) {
 		require.Len(t, info.Epoll, 2, "gen.go watches an eventfd and a pipe")
 		assert.EqualValues(t, 0x19, info.Epoll[0].Events)
 		assert.EqualValues(t, 0x40f, info.Epoll[0].Ino, "ino is hexadecimal")
-		assert.EqualValues(t, 0x80000019, info.Epoll[1].Events, "EPOLLET is the top bit")
+		assert.EqualValues(t, uint32(0x80000019), info.Epoll[1].Events, "EPOLLET is the top bit")
 		assert.Equal(t, info.Epoll[1].FD, int(info.Epoll[1].Data), "gen.go stores the fd in data")
 	})
 	t.Run("timerfd", func(t *testing.T) {

@@ -11,17 +11,6 @@ import (
 
 var capture = flag.Bool("capture", false, "regenerate testdata/* from this process's /proc/self/net (see testdata/README.md)")
 
-// captured describes the sockets TestCapture creates, for the fixture tests
-// to find in the tables.
-type captured struct {
-	TCPListen  uint16 // TCP listener on 127.0.0.1
-	TCPClient  uint16 // a client connected to it
-	TCP6Listen uint16 // TCP listener on ::1 (0: no IPv6)
-	UDPPort    uint16 // UDP bound on 127.0.0.1
-	UnixPath   string // unix stream listener bound to a path; its name holds a space
-	Abstract   string // unix dgram socket with this abstract name
-}
-
 // TestCapture regenerates the fixtures with -capture; without it, it checks
 // the live tables hold what the fixture tests look for.
 func TestCapture(t *testing.T) {

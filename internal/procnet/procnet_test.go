@@ -127,6 +127,18 @@ func TestParseBadInput(t *testing.T) {
 	}
 }
 
+// captured describes the sockets TestCapture (capture_linux_test.go)
+// creates, for the fixture tests, which run on every OS, to find in the
+// tables.
+type captured struct {
+	TCPListen  uint16 // TCP listener on 127.0.0.1
+	TCPClient  uint16 // a client connected to it
+	TCP6Listen uint16 // TCP listener on ::1 (0: no IPv6)
+	UDPPort    uint16 // UDP bound on 127.0.0.1
+	UnixPath   string // unix stream listener bound to a path; its name holds a space
+	Abstract   string // unix dgram socket with this abstract name
+}
+
 func loadFixtures(t testing.TB) (map[string][]byte, captured) {
 	t.Helper()
 	files := map[string][]byte{}

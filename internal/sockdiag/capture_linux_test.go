@@ -1,26 +1,16 @@
 package sockdiag
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 var capture = flag.Bool("capture", false, "regenerate testdata/*.bin from live netlink dumps (see testdata/README.md)")
-
-// captured describes the sockets TestCapture creates, for the fixture tests
-// to find in the dumps.
-type captured struct {
-	ListenPort uint16 // a TCP listener on 127.0.0.1
-	ClientPort uint16 // a client connected to it (both ends ESTABLISHED)
-	UnixPath   string // a unix stream listener bound to a path
-	Abstract   string // a unix stream listener with this abstract name (no leading NUL)
-}
 
 // TestCapture regenerates the binary fixtures with -capture; without it, it
 // checks that the live kernel still answers the way the fixtures say.
@@ -76,38 +66,26 @@ func TestCapture(t *testing.T) {
 	t.Logf("wrote testdata/tcp4.bin (%d bytes), testdata/unix.bin (%d bytes)", len(tcp), len(unixb))
 }
 
-// liveDump sends req on a NETLINK_SOCK_DIAG socket and returns every reply
-// buffer concatenated, up to and including NLMSG_DONE.
+// liveDump sends req on a Conn and returns every reply buffer
+// concatenated, up to and including NLMSG_DONE.
 func liveDump(t *testing.T, req []byte) []byte {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	c, err := Dial()
 	if err != nil {
-		t.Fatalf("netlink socket: %v", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
+	seq := binary.NativeEndian.Uint32(req[8:])
 	var all []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := unix.Read(fd, buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, buf[:n]...)
-		done, err := ParseInet(buf[:n], 1, func(*InetSock) {})
-		if err != nil && req[nlmsgHdrLen] != AFUnix {
-			t.Fatal(err)
-		}
+	err = c.dump(req, func(b []byte) (bool, error) {
+		all = append(all, b...)
 		if req[nlmsgHdrLen] == AFUnix {
-			done, err = ParseUnix(buf[:n], 1, func(*UnixSock) {})
-			if err != nil {
-				t.Fatal(err)
-			}
+			return ParseUnix(b, seq, func(*UnixSock) {})
 		}
-		if done {
-			return all
-		}
+		return ParseInet(b, seq, func(*InetSock) {})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return all
 }

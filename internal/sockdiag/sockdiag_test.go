@@ -63,6 +63,15 @@ func done(seq uint32) []byte { return nlmsg(nlmsgDone, seq, u32(0)) }
 
 func negErrno(e syscall.Errno) uint32 { return uint32(-int32(e)) }
 
+// Linux's errno numbers, which the kernel negates into NLMSG_ERROR and
+// NLMSG_DONE. These tests run on every OS, and Windows numbers its
+// syscall.EPERM and the like differently.
+const (
+	linuxEPERM  = syscall.Errno(1)
+	linuxENOENT = syscall.Errno(2)
+	linuxEINTR  = syscall.Errno(4)
+)
+
 func errMsg(seq uint32, code int32) []byte {
 	return nlmsg(nlmsgError, seq, append(u32(uint32(code)), make([]byte, 16)...))
 }
@@ -169,11 +178,11 @@ func TestParseErrors(t *testing.T) {
 		{"another request's reply", nlmsg(SockDiagByFamily, 2, inetMsg(good)), "sequence 2 while waiting for 1", nil},
 		{"a payload shorter than inet_diag_msg", nlmsg(SockDiagByFamily, 1, make([]byte, 40)), "inet_diag_msg of 40 bytes", ErrTruncated},
 		{"an unknown address family", nlmsg(SockDiagByFamily, 1, badFamily), "address family 99", nil},
-		{"the kernel refuses", errMsg(1, -int32(syscall.EPERM)), "kernel refused", syscall.EPERM},
-		{"a protocol without a diag module", errMsg(1, -int32(syscall.ENOENT)), "kernel refused", syscall.ENOENT},
+		{"the kernel refuses", errMsg(1, -int32(linuxEPERM)), "kernel refused", linuxEPERM},
+		{"a protocol without a diag module", errMsg(1, -int32(linuxENOENT)), "kernel refused", linuxENOENT},
 		{"an NLMSG_ERROR cut short", nlmsg(nlmsgError, 1, []byte{1}), "NLMSG_ERROR of 1 bytes", ErrTruncated},
 		{"a nonsense error code", errMsg(1, 5), "code 5", nil},
-		{"a dump that ends in error", nlmsg(nlmsgDone, 1, u32(negErrno(syscall.EINTR))), "dump ended with error", syscall.EINTR},
+		{"a dump that ends in error", nlmsg(nlmsgDone, 1, u32(negErrno(linuxEINTR))), "dump ended with error", linuxEINTR},
 		{"an unexpected message type", nlmsg(16, 1, nil), "unexpected message type 16", nil},
 		{"a truncated attribute", nlmsg(SockDiagByFamily, 1, append(inetMsg(good), 8, 0, 1, 0)), "attribute of 8 bytes with 4 left", ErrTruncated},
 		{"an attribute shorter than its header", nlmsg(SockDiagByFamily, 1, append(inetMsg(good), 2, 0, 1, 0)), "shorter than its header", nil},
@@ -202,6 +211,16 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+// captured describes the sockets TestCapture (capture_linux_test.go)
+// creates, for the fixture tests, which run on every OS, to find in the
+// dumps.
+type captured struct {
+	ListenPort uint16 // a TCP listener on 127.0.0.1
+	ClientPort uint16 // a client connected to it (both ends ESTABLISHED)
+	UnixPath   string // a unix stream listener bound to a path
+	Abstract   string // a unix stream listener with this abstract name (no leading NUL)
 }
 
 func loadFixture(t testing.TB) (tcp, unixb []byte, info captured) {
