@@ -35,14 +35,14 @@ func ExampleCheck() {
 	// Output:
 	// leakcheck: 2 leaked after waiting T: 1 goroutine, 1 fd
 	// goroutines (1):
-	//   1 × github.com/leakcheck/go/leakcheck_test.replicaLoop [chan receive], created by github.com/leakcheck/go/leakcheck_test.ExampleCheck
+	//   1 × github.com/leakcheck/go/leakcheck_test.replicaLoop [chan receive], created by github.com/leakcheck/go/leakcheck_test.ExampleCheck at example_test.go:LINE
 	//       goroutine N [chan receive] at example_test.go:LINE
 	// fds (1):
 	//   deleted file (1):
 	//       fd N file $DIR/00000000000000000000.log (deleted)
 }
 
-var sourcePos = regexp.MustCompile(` at \S*/([^/ ]+\.go):\d+`)
+var sourcePos = regexp.MustCompile(` at (?:\S*/)?([^/ ]+\.go):\d+`)
 
 func masked(s, dir string) string {
 	s = strings.ReplaceAll(stable(s), dir, "$DIR")

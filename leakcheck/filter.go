@@ -20,12 +20,13 @@ type diffing struct {
 	// label, when set, attributes goroutines by the pprof label leakcheck
 	// put on the checked test's goroutine instead of by ID.
 	label   string
+	test    string // the checking test's name, when a test checks
 	ignored map[string]int
 	notes   []string // what a kind could not do, for the report's notes
 }
 
 func newDiffing(cfg *config, none bool, label string) *diffing {
-	return &diffing{cfg: cfg, none: none, label: label, ignored: map[string]int{}}
+	return &diffing{cfg: cfg, none: none, label: label, test: cfg.test, ignored: map[string]int{}}
 }
 
 // keep returns the xs no filter drops, counting the dropped under the

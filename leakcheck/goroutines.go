@@ -74,26 +74,45 @@ func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	sort.Slice(gs, func(i, j int) bool { return gs[i].ID < gs[j].ID })
 	items := make([]Item, 0, len(gs))
 	for _, g := range gs {
-		items = append(items, goroutineItem(g))
+		items = append(items, goroutineItem(d, g))
 	}
 	return items, nil
 }
 
-// goroutineItem is one goroutine of a group: grouped by where it is
-// blocked and what started it, shown with how long it has waited and
-// the line it waits at.
-func goroutineItem(g *goroutine) Item {
-	key := fmt.Sprintf("%s [%s]", g.TopFunction(), g.State)
-	if cb := g.CreatedBy(); cb != "" {
-		key += ", created by " + cb
+// goroutineItem is one goroutine of a group. Groups lead with the first
+// frame in the user's code (the top frame too when it is elsewhere, in
+// the runtime or a library), then what started it and where, and the test
+// that started it when that is not the checking test (its pprof label):
+//
+//	tcpforward.(*loop).run [syscall] in syscall.Syscall6, created by tcpforward.newEventLoop at tcpforward/loop_linux.go:41
+//
+// Each item shows how long it has waited and the line it waits at.
+func goroutineItem(d *diffing, g *goroutine) Item {
+	top := g.TopFunction()
+	lead, ok := userFrame(g.Frames)
+	if !ok && len(g.Frames) > 0 {
+		lead = g.Frames[0]
+	}
+	key := fmt.Sprintf("%s [%s]", lead.Func, g.State)
+	if lead.Func != top {
+		key += " in " + top
+	}
+	if cb := g.Creator; cb.Func != "" {
+		key += ", created by " + cb.Func
+		if cb.File != "" {
+			key += fmt.Sprintf(" at %s:%d", shortFile(cb.File), cb.Line)
+		}
+	}
+	if test := g.Labels[labelKey]; test != "" && test != d.test {
+		key += " (test " + test + ")"
 	}
 	text := "[" + g.State
 	if g.Wait > 0 {
 		text += ", " + g.Wait.String()
 	}
 	text += "]"
-	if len(g.Frames) > 0 && g.Frames[0].File != "" {
-		text += fmt.Sprintf(" at %s:%d", g.Frames[0].File, g.Frames[0].Line)
+	if lead.File != "" {
+		text += fmt.Sprintf(" at %s:%d", lead.File, lead.Line)
 	}
 	return Item{Resource: Goroutines, ID: g.ID, Text: text, group: key, detail: g.Raw}
 }

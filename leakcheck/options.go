@@ -78,6 +78,7 @@ const DefaultTimeout = 3 * time.Second
 
 type config struct {
 	entry     entry
+	test      string // the test a testing.TB entry point checks
 	resources Resource
 	timeout   time.Duration
 	target    target

@@ -49,6 +49,7 @@ type verdict interface {
 func tbConfig(t testing.TB, e entry, opts []Option, misuse ...string) *config {
 	t.Helper()
 	cfg := newConfig(e, opts)
+	cfg.test = t.Name()
 	cfg.misuse = append(cfg.misuse, misuse...)
 	if err := cfg.err(); err != nil {
 		t.Errorf("%v", err)
