@@ -124,7 +124,7 @@ func (o Origin) Frames() []runtime.Frame {
 }
 
 // String returns the syscall, the thread and the first frame outside the
-// runtime and the standard library: "openat by tid 4242:
+// runtime, the standard library and golang.org/x/sys: "openat by tid 4242:
 // example.com/pkg.load (/src/pkg/load.go:17)".
 func (o Origin) String() string {
 	var b strings.Builder
@@ -141,23 +141,26 @@ func (o Origin) String() string {
 	return b.String()
 }
 
-// userFrame returns the first frame whose function is outside the runtime
-// and the standard library (its import path has a dot in the first element,
-// or it is in package main).
+// userFrame returns the first frame whose function is not part of the
+// system (see isSystem).
 func userFrame(frames []runtime.Frame) (runtime.Frame, bool) {
 	for _, f := range frames {
-		if f.Function != "" && !isStd(f.Function) {
+		if f.Function != "" && !isSystem(f.Function) {
 			return f, true
 		}
 	}
 	return runtime.Frame{}, false
 }
 
-// isStd reports whether a function name from runtime.Frame belongs to the
-// runtime or the standard library, whose import paths have no dot in their
-// first element: "os.OpenFile", "internal/poll.(*FD).Init", but not
-// "main.run", "command-line-arguments.run" or "example.com/pkg.Open".
-func isStd(fn string) bool {
+// isSystem reports whether a function name from runtime.Frame belongs to the
+// runtime, the standard library (import paths with no dot in their first
+// element: "os.OpenFile", "internal/poll.(*FD).Init") or the syscall
+// wrappers of golang.org/x/sys; not "main.run",
+// "command-line-arguments.run" or "example.com/pkg.Open".
+func isSystem(fn string) bool {
+	if strings.HasPrefix(fn, "golang.org/x/sys/") {
+		return true
+	}
 	path := fn
 	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
 		path = fn[:i] // "example.com/pkg.(*T).M" → "example.com"; the first element is enough

@@ -210,9 +210,9 @@ func unavailable(err error) error {
 
 // privilegeHint tells how to get the privileges a tracing program needs.
 func privilegeHint() string {
-	hint := "run as root (go test -exec sudo) or give the binary CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep; in a container --cap-add BPF --cap-add PERFMON)"
+	hint := "needs root or CAP_BPF+CAP_PERFMON (go test -exec sudo, or setcap cap_bpf,cap_perfmon+ep on the binary; in a container --cap-add BPF --cap-add PERFMON)"
 	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_bpf_disabled"); err == nil {
-		hint += "; kernel.unprivileged_bpf_disabled=" + strings.TrimSpace(string(b)) + " does not matter: tracing programs always need them"
+		hint += "; kernel.unprivileged_bpf_disabled=" + strings.TrimSpace(string(b)) + ", but no value of it allows tracing"
 	}
 	return hint
 }
