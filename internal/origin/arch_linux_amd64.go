@@ -7,7 +7,8 @@ import "golang.org/x/sys/unix"
 // which sys_exit still holds; ax already holds the return value.
 var regs = ptRegs{nr: 120, args: [4]int16{112, 104, 96, 56}}
 
-// syscalls lists every syscall the tracer records on amd64.
+// syscalls lists every syscall the tracer records on amd64, and the waits
+// that make it forget a child.
 var syscalls = []syscallClass{
 	{unix.SYS_OPEN, "open", classFD},
 	{unix.SYS_CREAT, "creat", classFD},
@@ -51,4 +52,6 @@ var syscalls = []syscallClass{
 	{unix.SYS_CLONE3, "clone3", classClone3},
 	{unix.SYS_FORK, "fork", classFork},
 	{unix.SYS_VFORK, "vfork", classFork},
+	{unix.SYS_WAIT4, "wait4", classWait4},
+	{unix.SYS_WAITID, "waitid", classWaitid},
 }

@@ -60,7 +60,8 @@ func (t *Tracer) FD(fd int) (Origin, bool) {
 
 // Child returns the fork, vfork, clone or clone3 of the target that created
 // process pid (threads are not children), and false when the tracer saw
-// none.
+// none or saw the target reap it (wait4, waitid): only children that are
+// alive or zombies are kept.
 func (t *Tracer) Child(pid int) (Origin, bool) {
 	if pid <= 0 {
 		return Origin{}, false

@@ -17,6 +17,8 @@ const (
 	classClone    // clone(flags, stack, parent_tid, …): ret is a child unless CLONE_THREAD; with CLONE_PIDFD a pidfd at *parent_tid
 	classClone3   // clone3(struct clone_args *, size): the same with flags and the pidfd pointer in the struct
 	classFork     // fork, vfork: ret is a child
+	classWait4    // wait4(pid, status, options, …): ret is a reaped child, unless options ask for stops
+	classWaitid   // waitid(idtype, id, infop, options): infop->si_pid was reaped if si_code says exited, unless WNOWAIT
 )
 
 // syscallClass is one recorded syscall of an architecture.
@@ -60,6 +62,9 @@ const (
 	clonePidfd    = unix.CLONE_PIDFD
 	fDupfd        = unix.F_DUPFD
 	fDupfdCloexec = unix.F_DUPFD_CLOEXEC
+	waitStops     = unix.WUNTRACED | unix.WCONTINUED
+	waitNoWait    = unix.WNOWAIT
+	cldDumped     = 3 // si_code CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3: the child is gone
 )
 
 // Stack slots of the program, below the frame pointer.
@@ -68,6 +73,7 @@ const (
 	slotTID      = -16 // u32 tid, then u32 nr at -12
 	slotNR       = -12
 	slotArgs     = -32 // 16 bytes of struct clone_args: flags, pidfd pointer
+	slotSiginfo  = -40 // 24 bytes of siginfo_t over keys A, B and args: si_code at +8, si_pid at +16
 	slotKeyA     = -40 // u32 descriptor keys A and B (B at -36: a pair read lands in both)
 	slotKeyB     = -36
 	slotKeyChild = -44
@@ -190,6 +196,38 @@ func instructions(c progConfig) asm.Instructions {
 		asm.JEq.Imm(asm.R9, classClone, "clone"),
 		asm.JEq.Imm(asm.R9, classClone3, "clone3"),
 		asm.JEq.Imm(asm.R9, classFork, "fork"),
+		asm.JEq.Imm(asm.R9, classWait4, "wait4"),
+		asm.JEq.Imm(asm.R9, classWaitid, "waitid"),
+		asm.Ja.Label("exit"),
+	)
+
+	// wait4 and waitid that reap a child forget it: the children map
+	// holds the target's live and zombie children only. (PIDs are
+	// allocated cyclically, so a new child does not get the number back
+	// before this deletion runs.)
+	add(asm.JEq.Imm(asm.R8, 0, "exit").WithSymbol("wait4")) // WNOHANG, nothing to reap
+	addAll(readArg(2))
+	add(
+		asm.JSet.Imm(asm.R0, waitStops, "exit"), // may report a stop, not a reap
+		asm.StoreMem(asm.RFP, slotKeyChild, asm.R8, asm.Word),
+		asm.Ja.Label("reap"),
+	)
+	addAll(withSymbol("waitid", readArg(3)))
+	add(asm.JSet.Imm(asm.R0, waitNoWait, "exit"))
+	addAll(readArg(2))
+	add(asm.JEq.Imm(asm.R0, 0, "exit"))
+	addAll(readUser(slotSiginfo, 24, "exit"))
+	add(
+		asm.LoadMem(asm.R1, asm.RFP, slotSiginfo+8, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "exit"), // WNOHANG, nothing to reap
+		asm.JGT.Imm(asm.R1, cldDumped, "exit"),
+		asm.LoadMem(asm.R1, asm.RFP, slotSiginfo+16, asm.Word),
+		asm.JSLE.Imm32(asm.R1, 0, "exit"),
+		asm.StoreMem(asm.RFP, slotKeyChild, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, c.children).WithSymbol("reap"),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, slotKeyChild),
+		asm.FnMapDeleteElem.Call(),
 		asm.Ja.Label("exit"),
 	)
 

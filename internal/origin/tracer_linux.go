@@ -16,11 +16,14 @@ import (
 )
 
 // Map sizes. The hash maps allocate an element per key on first use
-// (BPF_F_NO_PREALLOC), so they cost what they hold: about 1 KiB per
-// descriptor number and per child seen, not their maximum.
+// (BPF_F_NO_PREALLOC), so they cost what they hold, about 850 bytes per
+// descriptor number and per unreaped child, plus 16 bytes of buckets per
+// possible entry at creation (which also sets how long creation takes).
+// Descriptor numbers are handed out lowest first, so maxFDs bounds how many
+// are open at once, not how many were created.
 const (
-	maxFDs      = 1 << 16
-	maxChildren = 1 << 14
+	maxFDs      = 1 << 15
+	maxChildren = 1 << 12
 )
 
 // procInitIno is the inode of the initial PID namespace (PROC_PID_INIT_INO).

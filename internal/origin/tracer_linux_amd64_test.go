@@ -114,7 +114,8 @@ func TestFDDup2Same(t *testing.T) {
 	requireSite(t, o, at)
 }
 
-// TestChildFork: a raw fork, whose child leaves at once.
+// TestChildFork: a raw fork, whose child leaves at once; the tracer forgets
+// the child when it is reaped, not when it is only peeked at.
 func TestChildFork(t *testing.T) {
 	tr := startSelf(t)
 	pid, _, errno := unix.RawSyscall(unix.SYS_FORK, 0, 0, 0)
@@ -123,11 +124,17 @@ func TestChildFork(t *testing.T) {
 	}
 	at := here().up(4)
 	require.Zero(t, errno)
+
+	var info unix.Siginfo
+	require.NoError(t, unix.Waitid(unix.P_PID, int(pid), &info, unix.WEXITED|unix.WNOWAIT, nil))
+	o, ok := tr.Child(int(pid))
+	require.True(t, ok, "a zombie peeked at with WNOWAIT is still a child")
+	assert.Equal(t, "fork", o.Syscall)
+	requireSite(t, o, at)
+
 	var status unix.WaitStatus
 	_, err := unix.Wait4(int(pid), &status, 0, nil)
 	require.NoError(t, err)
-	o, ok := tr.Child(int(pid))
-	require.True(t, ok)
-	assert.Equal(t, "fork", o.Syscall)
-	requireSite(t, o, at)
+	_, ok = tr.Child(int(pid))
+	assert.False(t, ok, "reaped by wait4")
 }

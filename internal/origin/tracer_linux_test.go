@@ -516,6 +516,11 @@ func TestChild(t *testing.T) {
 	assert.Equal(t, o.Syscall, po.Syscall)
 	assert.Equal(t, o.PCs, po.PCs)
 
+	require.NoError(t, cmd.Process.Kill())
+	require.Error(t, cmd.Wait()) // killed
+	_, ok = tr.Child(cmd.Process.Pid)
+	assert.False(t, ok, "reaped by os/exec (waitid on the pidfd)")
+
 	_, ok = tr.Child(os.Getpid())
 	assert.False(t, ok, "the target itself")
 	_, ok = tr.Child(1)
