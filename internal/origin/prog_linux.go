@@ -118,9 +118,26 @@ func instructions(c progConfig) asm.Instructions {
 			asm.JNE.Imm(asm.R0, 0, label),
 		}
 	}
-	update := func(m int, slot int16, done string) asm.Instructions { // m[*slot] = *scratch, counting refusals; then done
+	// store puts the record in m[*slot], then goes on at done. A number
+	// seen before has an element already: the record is copied into it
+	// (bpf_probe_read_kernel as memcpy), which costs less than an update
+	// of a map that allocates per element (a new element, the old one
+	// freed after an RCU grace period). Only new numbers are updated,
+	// and refusals (a full map) counted.
+	store := func(m int, slot int16, done string) asm.Instructions {
+		fresh := done + "_new"
 		return asm.Instructions{
 			asm.LoadMapPtr(asm.R1, m),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, int32(slot)),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, fresh),
+			asm.Mov.Reg(asm.R1, asm.R0),
+			asm.Mov.Imm(asm.R2, recordSize),
+			asm.Mov.Reg(asm.R3, asm.R7),
+			asm.FnProbeReadKernel.Call(),
+			asm.Ja.Label(done),
+			asm.LoadMapPtr(asm.R1, m).WithSymbol(fresh),
 			asm.Mov.Reg(asm.R2, asm.RFP),
 			asm.Add.Imm(asm.R2, int32(slot)),
 			asm.Mov.Reg(asm.R3, asm.R7),
@@ -130,9 +147,9 @@ func instructions(c progConfig) asm.Instructions {
 			asm.LoadMapValue(asm.R1, c.globals, globalsLost),
 			asm.Mov.Imm(asm.R2, 1),
 			asm.StoreXAdd(asm.R1, asm.R2, asm.DWord),
+			asm.Ja.Label(done),
 		}
 	}
-
 	var p asm.Instructions
 	add := func(is ...asm.Instruction) { p = append(p, is...) }
 	addAll := func(iss ...asm.Instructions) {
@@ -340,19 +357,19 @@ func instructions(c progConfig) asm.Instructions {
 		asm.And.Imm(asm.R1, maskFDA),
 		asm.JEq.Imm(asm.R1, 0, "skip_a"),
 	)
-	addAll(update(c.fds, slotKeyA, "skip_a"))
+	addAll(store(c.fds, slotKeyA, "skip_a"))
 	add(
 		asm.Mov.Reg(asm.R1, asm.R9).WithSymbol("skip_a"),
 		asm.And.Imm(asm.R1, maskFDB),
 		asm.JEq.Imm(asm.R1, 0, "skip_b"),
 	)
-	addAll(update(c.fds, slotKeyB, "skip_b"))
+	addAll(store(c.fds, slotKeyB, "skip_b"))
 	add(
 		asm.Mov.Reg(asm.R1, asm.R9).WithSymbol("skip_b"),
 		asm.And.Imm(asm.R1, maskChild),
 		asm.JEq.Imm(asm.R1, 0, "exit"),
 	)
-	addAll(update(c.children, slotKeyChild, "exit"))
+	addAll(store(c.children, slotKeyChild, "exit"))
 
 	add(
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
