@@ -94,17 +94,32 @@ type Origin struct {
 	TID     int       // the thread that made it
 	PCs     []uintptr // user stack, innermost first, as return addresses (runtime.Callers' convention)
 	Time    time.Time // when the syscall returned (wall clock, with a monotonic reading)
+
+	// ownText: the target runs the current process's executable, so its
+	// PCs plus textShift (the difference of the load addresses, for a PIE)
+	// symbolise here.
+	ownText   bool
+	textShift uintptr
 }
 
 // Frames symbolises PCs with runtime.CallersFrames, inlined callers
-// included. The PCs are addresses in the target's executable, so this holds
-// only when the target is the current process; for another process each
+// included. That needs the current process's executable: it holds when the
+// target is the current process, or another process running the same
+// executable file (a re-executed test binary); for any other process each
 // frame has only PC set.
 func (o Origin) Frames() []runtime.Frame {
 	if len(o.PCs) == 0 {
 		return nil
 	}
-	if o.PID != os.Getpid() {
+	pcs := o.PCs
+	switch {
+	case o.PID == os.Getpid():
+	case o.ownText:
+		pcs = make([]uintptr, len(o.PCs))
+		for i, pc := range o.PCs {
+			pcs[i] = pc + o.textShift
+		}
+	default:
 		out := make([]runtime.Frame, len(o.PCs))
 		for i, pc := range o.PCs {
 			out[i] = runtime.Frame{PC: pc}
@@ -112,7 +127,7 @@ func (o Origin) Frames() []runtime.Frame {
 		return out
 	}
 	var out []runtime.Frame
-	frames := runtime.CallersFrames(o.PCs)
+	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
 		if f.PC != 0 || f.Function != "" {

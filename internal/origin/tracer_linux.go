@@ -36,6 +36,8 @@ type tracer struct {
 	prog                            *ebpf.Program
 	link                            link.Link
 	names                           map[uint32]string // syscall number → name
+	ownText                         bool              // the target runs this executable …
+	textShift                       uintptr           // … and this plus its PC is the PC here
 	wall                            time.Time         // time.Now() at mono
 	mono                            int64             // CLOCK_MONOTONIC ns, bpf_ktime_get_ns' clock
 }
@@ -57,6 +59,9 @@ func start(pid int) (*tracer, error) {
 	}
 
 	t := &tracer{pid: pid, names: make(map[uint32]string, len(syscalls))}
+	if pid != os.Getpid() {
+		t.textShift, t.ownText = sameExecutable(pid)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -147,7 +152,49 @@ func (t *tracer) decode(b []byte) Origin {
 		TID:     int(le.Uint32(b[recTID:])),
 		PCs:     pcs,
 		Time:    t.wall.Add(time.Duration(int64(le.Uint64(b[recKtime:])) - t.mono)),
+
+		ownText:   t.ownText,
+		textShift: t.textShift,
 	}
+}
+
+// sameExecutable reports whether process pid runs the executable file of
+// this process, and what to add to its PCs to get the same instruction here
+// (non-zero only for a PIE, which ASLR places anywhere): the base of each is
+// the start of the first mapping of the file at offset 0 in /proc/PID/maps.
+func sameExecutable(pid int) (shift uintptr, ok bool) {
+	var self, other unix.Stat_t
+	target := "/proc/" + strconv.Itoa(pid)
+	if unix.Stat("/proc/self/exe", &self) != nil || unix.Stat(target+"/exe", &other) != nil ||
+		self.Dev != other.Dev || self.Ino != other.Ino {
+		return 0, false
+	}
+	selfBase, ok1 := textBase("/proc/self", self)
+	otherBase, ok2 := textBase(target, other)
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	return uintptr(selfBase - otherBase), true
+}
+
+// textBase returns the start of the first mapping of the file exe at offset
+// 0 in dir/maps ("start-end perms offset dev inode path").
+func textBase(dir string, exe unix.Stat_t) (uint64, bool) {
+	b, err := os.ReadFile(dir + "/maps")
+	if err != nil {
+		return 0, false
+	}
+	ino := strconv.FormatUint(exe.Ino, 10)
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[2] != "00000000" || f[4] != ino {
+			continue
+		}
+		start, _, _ := strings.Cut(f[0], "-")
+		v, err := strconv.ParseUint(start, 16, 64)
+		return v, err == nil
+	}
+	return 0, false
 }
 
 // lost returns how many records the maps refused because they were full.

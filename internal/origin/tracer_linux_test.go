@@ -641,15 +641,17 @@ func TestAnotherProcess(t *testing.T) {
 	assert.Equal(t, cmd.Process.Pid, o.PID)
 	assert.NotEqual(t, os.Getpid(), o.TID)
 	require.NotEmpty(t, o.PCs)
-	frames := o.Frames()
+	// The same executable: its PCs symbolise here.
+	requireSite(t, o, site{"github.com/leakcheck/go/internal/origin.helperOpen", thisFile, line})
+
+	// Another executable: PCs only.
+	foreign := o
+	foreign.ownText = false
+	frames := foreign.Frames()
 	require.Len(t, frames, len(o.PCs))
-	assert.Empty(t, frames[0].Function, "another process's PCs are not symbolised")
-	assert.Equal(t, o.PCs[0], frames[0].PC)
-	// The same executable, not relocated: its PCs mean the same here.
-	f, ok := userFrame(Origin{PID: os.Getpid(), PCs: o.PCs}.Frames())
-	require.True(t, ok)
-	assert.Equal(t, "github.com/leakcheck/go/internal/origin.helperOpen", f.Function)
-	assert.Equal(t, line, f.Line)
+	for i, f := range frames {
+		assert.Equal(t, runtime.Frame{PC: o.PCs[i]}, f, "another executable's PCs are not symbolised")
+	}
 
 	// What this process does is not the target's.
 	mine, err := os.Open(thisFile)
@@ -658,6 +660,46 @@ func TestAnotherProcess(t *testing.T) {
 	if o, ok := tr.FD(int(mine.Fd())); ok {
 		assert.NotEqual(t, os.Getpid(), o.TID, "this process's open recorded as the target's")
 	}
+}
+
+// TestAnotherExecutable traces a shell that opens a file as descriptor 3
+// when told to: FD finds it, with PCs that Frames does not symbolise.
+func TestAnotherExecutable(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "echo ready; read x; exec 3<"+thisFile+"; echo opened; read y")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+
+	tr, err := Start(cmd.Process.Pid)
+	if err != nil && os.Geteuid() != 0 {
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	defer tr.Close()
+	_, err = io.WriteString(stdin, "\n")
+	require.NoError(t, err)
+	line, err = out.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "opened\n", line)
+
+	o, ok := tr.FD(3)
+	require.True(t, ok)
+	assert.Contains(t, []string{"open", "openat"}, o.Syscall)
+	assert.Equal(t, cmd.Process.Pid, o.PID)
+	require.NotEmpty(t, o.PCs, "at least the syscall's own PC")
+	frames := o.Frames()
+	require.Len(t, frames, len(o.PCs))
+	for i, f := range frames {
+		assert.Equal(t, runtime.Frame{PC: o.PCs[i]}, f, "another executable's PCs are not symbolised")
+	}
+	assert.Contains(t, o.String(), fmt.Sprintf("in pid %d at %#x", o.PID, o.PCs[0]))
 }
 
 // TestUnprivileged re-executes the test binary as nobody: Start must say
