@@ -378,6 +378,18 @@ func TestFDNotSeen(t *testing.T) {
 
 // listFDs returns the open descriptors of this process, without the one
 // it reads them with.
+// TestStartCloseLeavesNothing: a checker must give back what it takes.
+func TestStartCloseLeavesNothing(t *testing.T) {
+	startSelf(t).Close() // cilium/ebpf's one-time feature probes
+	fds, goroutines := listFDs(t), runtime.NumGoroutine()
+	for range 3 {
+		tr := startSelf(t)
+		require.NoError(t, tr.Close())
+	}
+	assert.Equal(t, fds, listFDs(t), "descriptors")
+	assert.Equal(t, goroutines, runtime.NumGoroutine(), "goroutines")
+}
+
 func listFDs(t *testing.T) map[int]bool {
 	t.Helper()
 	d, err := os.Open("/proc/self/fd")
@@ -389,9 +401,10 @@ func listFDs(t *testing.T) map[int]bool {
 	for _, name := range names {
 		n, err := strconv.Atoi(name)
 		require.NoError(t, err)
-		out[n] = n != int(d.Fd())
+		if n != int(d.Fd()) {
+			out[n] = true
+		}
 	}
-	delete(out, int(d.Fd()))
 	return out
 }
 
