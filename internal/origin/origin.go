@@ -45,7 +45,9 @@ func Start(pid int) (tr *Tracer, err error) {
 
 // FD returns the latest creation of descriptor number fd in the target that
 // the tracer saw, and false when it saw none (created before Start, by a
-// syscall it does not cover, or after Close).
+// syscall it does not cover, or after Close). Closes are not recorded: for a
+// descriptor known to be newer than a moment T, an Origin whose Time is
+// before T belongs to an earlier descriptor of the same number.
 func (t *Tracer) FD(fd int) (Origin, bool) {
 	if fd < 0 {
 		return Origin{}, false

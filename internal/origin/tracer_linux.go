@@ -47,7 +47,7 @@ func start(pid int) (*tracer, error) {
 		return nil, fmt.Errorf("%w on linux/%s: only linux/amd64 is supported", ErrUnavailable, runtime.GOARCH)
 	}
 	if err := unix.Kill(pid, 0); err == unix.ESRCH {
-		return nil, fmt.Errorf("origin: Start(%d): %w", pid, os.ErrNotExist)
+		return nil, fmt.Errorf("origin: Start(%d): no such process (%w)", pid, os.ErrNotExist)
 	}
 	c := progConfig{tgid: int32(pid), regs: regs}
 	var st unix.Stat_t
