@@ -417,7 +417,9 @@ func TestFDReuse(t *testing.T) {
 	o, ok := tr.FD(first)
 	require.True(t, ok)
 	requireSite(t, o, firstLine)
+	firstTime := o.Time
 	require.NoError(t, unix.Close(first))
+	closed := time.Now()
 
 	second, err := unix.Open(t.TempDir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	secondLine := here().up(1)
@@ -427,6 +429,8 @@ func TestFDReuse(t *testing.T) {
 	o, ok = tr.FD(second)
 	require.True(t, ok)
 	requireSite(t, o, secondLine)
+	assert.True(t, firstTime.Before(closed) && o.Time.After(closed),
+		"Time tells the closed descriptor's record (%v) from the open one's (%v), closed at %v", firstTime, o.Time, closed)
 
 	// Onto a number that is open: dup2 replaces it, and its origin.
 	third, err := unix.Dup(0)
