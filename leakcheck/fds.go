@@ -4,9 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/origin"
 )
 
 // fdKind is the descriptors other than sockets, by number and the object
@@ -73,6 +75,7 @@ func defaultFDFilters(base, now *Snapshot) []filter[fdsnap.FD] {
 	runtimeOwned := append(append([]fdsnap.FD(nil), base.runtimeFDs...), now.runtimeFDs...)
 	return []filter[fdsnap.FD]{
 		{name: "runtime fds", drop: func(fd fdsnap.FD) bool { return containsFD(runtimeOwned, fd) }},
+		{name: "leakcheck's own fds", drop: func(fd fdsnap.FD) bool { return fd.Kind == fdsnap.AnonInode && ownTracerFD(fd.Num) }},
 		{name: "testing framework fds", drop: isTestingFile},
 		{name: "pooled splice pipes", drop: fdsnap.IsSplicePipe},
 		childPidfds(base, now),
@@ -135,7 +138,22 @@ func (fdKind) details(base, now *Snapshot, items []Item) string {
 	if base.FDs == nil || now.FDs == nil {
 		return ""
 	}
-	return fmt.Sprintf("== descriptors at the baseline\n%s\n\n== descriptors at the verdict\n%s\n", base.FDs, now.FDs)
+	return fmt.Sprintf("== descriptors at the baseline\n%s\n\n== descriptors at the verdict\n%s\n", base.FDs, now.FDs) + originStacks(items)
+}
+
+// originStacks renders where each item was created, every frame, for
+// artifacts.
+func originStacks(items []Item) string {
+	var b strings.Builder
+	for _, it := range items {
+		if it.stack != "" {
+			if b.Len() == 0 {
+				b.WriteString("\n== where they were created\n")
+			}
+			fmt.Fprintf(&b, "%s:\n%s", it, it.stack)
+		}
+	}
+	return b.String()
 }
 
 // testingFlags name files the testing package itself opens (in
@@ -179,3 +197,5 @@ func lookupFlag(name string) string {
 	}
 	return ""
 }
+
+func (fdKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) { return tr.FD(int(it.ID)) }

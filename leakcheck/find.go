@@ -58,6 +58,7 @@ type found struct {
 	// incomplete: a resource could not be read, so the look cannot be
 	// called clean.
 	incomplete []string
+	notes      []string // for a person, not a verdict
 }
 
 // clean reports whether nothing beyond the tolerances was found, and
@@ -137,6 +138,7 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 	f := &found{items: map[Resource][]Item{}}
 	d := newDiffing(c.cfg, c.base == nil, c.label)
 	var skipped []string
+	needsOrigins := false
 	for _, k := range kinds {
 		r := k.resource()
 		if c.cfg.resources&r == 0 {
@@ -162,6 +164,13 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			return nil, err
 		}
 		items = c.dropCurrent(k, items, now, d)
+		if now.look.detailed() && len(items) > 0 {
+			if annotate(k, tracerFor(now.target), items, base.Time) == nil {
+				if _, ok := k.(originer); ok {
+					needsOrigins = true
+				}
+			}
+		}
 		if len(items) > 0 {
 			f.items[r] = items
 		}
@@ -171,6 +180,11 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 	}
 	f.ignored = d.ignoredList()
 	f.unchecked = append(f.unchecked, d.notes...)
+	if needsOrigins {
+		if note := originsNote(now.target); note != "" {
+			f.notes = append(f.notes, note)
+		}
+	}
 	return f, nil
 }
 
@@ -212,7 +226,7 @@ func joinAnd(names []string) string {
 
 // report describes what f found for a person and for code.
 func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) *Report {
-	r := &Report{Target: c.cfg.target.String(), Waited: waited, tolerance: c.cfg.tolerance, Ignored: f.ignored, Incomplete: f.incomplete}
+	r := &Report{Target: c.cfg.target.String(), Waited: waited, tolerance: c.cfg.tolerance, Ignored: f.ignored, Incomplete: f.incomplete, notes: f.notes}
 	r.Unchecked = append(r.Unchecked, f.unchecked...)
 	sort.Strings(r.Unchecked)
 	var dump strings.Builder

@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 		childServer()
 	case "full-fd-table":
 		childFullTable()
+	case "leak-a-file":
+		childLeakAFile()
 	default:
 		fmt.Println("unknown LEAKCHECK_CHILD")
 		os.Exit(3)
@@ -190,6 +192,28 @@ func childFullTable() {
 	}
 	fmt.Printf("leaked %d files\n", len(leaked))
 	rep, err := leakcheck.Find(base, leakcheck.WithTimeout(100*time.Millisecond))
+	if err != nil {
+		fmt.Println("find:", err)
+		os.Exit(1)
+	}
+	fmt.Println(rep)
+}
+
+// childLeakAFile leaks a file between Take and Find and prints the report:
+// what a user without privileges sees.
+func childLeakAFile() {
+	base, err := leakcheck.Take(leakcheck.WithResources(leakcheck.FDs))
+	if err != nil {
+		fmt.Println("take:", err)
+		os.Exit(1)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	defer f.Close()
+	rep, err := leakcheck.Find(base, leakcheck.WithResources(leakcheck.FDs), leakcheck.WithTimeout(50*time.Millisecond))
 	if err != nil {
 		fmt.Println("find:", err)
 		os.Exit(1)

@@ -96,6 +96,8 @@ type config struct {
 	soak         soakConfig
 	misuse       []string
 
+	initial bool // the package's initial snapshot: starts no tracer
+
 	// Test-only knobs.
 	allowGCDuringSettle bool
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/origin"
 	"github.com/leakcheck/go/internal/procfs"
 	"github.com/leakcheck/go/internal/procs"
 )
@@ -174,5 +175,9 @@ func (processKind) details(base, now *Snapshot, items []Item) string {
 	for _, p := range now.Processes {
 		b += p.String() + "\n"
 	}
-	return b
+	return b + originStacks(items)
+}
+
+func (processKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) {
+	return tr.Child(int(it.ID))
 }

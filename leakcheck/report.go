@@ -23,7 +23,8 @@ type Report struct {
 	Incomplete []string
 
 	tolerance map[Resource]int
-	dump      string // full stacks and snapshots, for artifacts
+	dump      string   // full stacks and snapshots, for artifacts
+	notes     []string // for a person: how to get origins, …
 }
 
 // details returns the full goroutine stacks and snapshots behind the report.
@@ -54,6 +55,7 @@ type Item struct {
 
 	group  string // the key of its group
 	detail string // what artifacts show of it (a goroutine's full stack)
+	stack  string // where it was created, every frame (origins)
 }
 
 // String renders the item in one line, as a report lists it:
@@ -202,6 +204,11 @@ func (r *Report) String() string {
 	for _, u := range r.Unchecked {
 		b.WriteString("\nnote: " + u)
 	}
+	if len(r.Categories) > 0 {
+		for _, n := range r.notes {
+			b.WriteString("\nnote: " + n)
+		}
+	}
 	return b.String()
 }
 
@@ -245,9 +252,16 @@ func collapse(items []Item) []string {
 		r.ids = append(r.ids, strconv.FormatUint(it.ID, 10))
 	}
 	lines := make([]string, 0, len(order))
+	stacks := originsMode() == "stacks"
+	withStack := func(line string, it Item) string {
+		if !stacks || it.stack == "" {
+			return line
+		}
+		return line + "\n" + strings.TrimRight(indent(it.stack, "      "), "\n")
+	}
 	for _, r := range order {
 		if len(r.ids) < 2 {
-			lines = append(lines, r.first.String())
+			lines = append(lines, withStack(r.first.String(), r.first))
 			continue
 		}
 		shown, more := r.ids, ""
@@ -263,9 +277,20 @@ func collapse(items []Item) []string {
 		if r.first.Origin != "" {
 			text += ", " + r.first.Origin
 		}
-		lines = append(lines, fmt.Sprintf("%d × %s: %s %s%s", len(r.ids), text, many, strings.Join(shown, ", "), more))
+		lines = append(lines, withStack(fmt.Sprintf("%d × %s: %s %s%s", len(r.ids), text, many, strings.Join(shown, ", "), more), r.first))
 	}
 	return lines
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "")
 }
 
 // group gathers items into groups by their keys, largest first, then by key.

@@ -97,6 +97,11 @@ func take(cfg *config, l look) (*Snapshot, error) { return takeSince(cfg, l, nil
 // kinds may use to look more cheaply where nothing changed.
 func takeSince(cfg *config, l look, base *Snapshot) (*Snapshot, error) {
 	t := cfg.target
+	if l.baseline() && t.self && !cfg.initial {
+		// Origins are recorded from the first baseline on (before it is
+		// taken, so the tracer's own descriptors are part of it).
+		startOrigins()
+	}
 	s := &Snapshot{PID: t.pid, Time: time.Now(), target: t, look: l, resources: cfg.resources, since: base}
 	for _, k := range kinds {
 		r := k.resource()
@@ -162,7 +167,7 @@ var initial struct {
 
 func initialSnapshot() (*Snapshot, error) {
 	initial.once.Do(func() {
-		cfg := &config{resources: AllResources &^ Goroutines, target: selfTarget()}
+		cfg := &config{resources: AllResources &^ Goroutines, target: selfTarget(), initial: true}
 		initial.snap, initial.err = take(cfg, baselineLook)
 		if initial.err == nil {
 			initial.snap.resources = AllResources

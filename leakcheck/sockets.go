@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/origin"
 	"github.com/leakcheck/go/sockstate"
 )
 
@@ -120,4 +121,6 @@ func (socketKind) count(s *Snapshot, m map[string]int) {
 	}
 }
 
-func (socketKind) details(base, now *Snapshot, items []Item) string { return "" }
+func (socketKind) details(base, now *Snapshot, items []Item) string { return originStacks(items) }
+
+func (socketKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) { return tr.FD(int(it.ID)) }

@@ -192,3 +192,14 @@ func isSystem(fn string) bool {
 	}
 	return !strings.Contains(first, ".")
 }
+
+// OwnFDs returns the descriptors the tracer holds in the calling process
+// (its maps, program and link), so a checker can leave them out.
+func (t *Tracer) OwnFDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.t == nil {
+		return nil
+	}
+	return t.t.fdNumbers()
+}

@@ -20,3 +20,4 @@ func start(int) (*tracer, error) {
 func (*tracer) lookup(struct{}, int) (Origin, bool) { return Origin{}, false }
 
 func (*tracer) close() error { return nil }
+func (*tracer) fdNumbers() []int { return nil }
