@@ -198,4 +198,6 @@ func lookupFlag(name string) string {
 	return ""
 }
 
-func (fdKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) { return tr.FD(int(it.ID)) }
+func (fdKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) {
+	return tr.FD(int(it.ID))
+}

@@ -123,4 +123,6 @@ func (socketKind) count(s *Snapshot, m map[string]int) {
 
 func (socketKind) details(base, now *Snapshot, items []Item) string { return originStacks(items) }
 
-func (socketKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) { return tr.FD(int(it.ID)) }
+func (socketKind) lookupOrigin(tr *origin.Tracer, it Item) (origin.Origin, bool) {
+	return tr.FD(int(it.ID))
+}

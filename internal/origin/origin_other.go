@@ -19,5 +19,5 @@ func start(int) (*tracer, error) {
 
 func (*tracer) lookup(struct{}, int) (Origin, bool) { return Origin{}, false }
 
-func (*tracer) close() error { return nil }
+func (*tracer) close() error     { return nil }
 func (*tracer) fdNumbers() []int { return nil }
