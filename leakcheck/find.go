@@ -44,6 +44,9 @@ type check struct {
 	// processWideNote, when set, says why the process-wide resources are
 	// not checked (overlapping tests); the report carries it.
 	processWideNote string
+	// blame, when set, tells this test's process-wide items from those
+	// of the tests it overlapped, by where they were created.
+	blame *blame
 	// noSettle takes one look instead of polling (a test that already failed).
 	noSettle bool
 	// last is the look the verdict came from.
@@ -155,7 +158,11 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 		if !k.collected(now) {
 			continue
 		}
-		if _, ok := k.(processWide); ok && c.processWideNote != "" {
+		_, wide := k.(processWide)
+		_, knowsOrigins := k.(originer)
+		tr := tracerFor(now.target)
+		overlapped := wide && c.processWideNote != ""
+		if overlapped && (c.blame == nil || tr == nil || !knowsOrigins) {
 			skipped = append(skipped, name(k))
 			continue
 		}
@@ -164,7 +171,13 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 			return nil, err
 		}
 		items = c.dropCurrent(k, items, now, d)
-		if now.look.detailed() && len(items) > 0 {
+		if overlapped {
+			var unknown int
+			items, unknown = c.blame.split(k, items, annotate(k, tr, items, base.Time), d)
+			if unknown > 0 {
+				f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: where they were created does not tell which test's they are; %s", plural(unknown, k.resource()), c.processWideNote))
+			}
+		} else if now.look.detailed() && len(items) > 0 {
 			if annotate(k, tracerFor(now.target), items, base.Time) == nil {
 				if _, ok := k.(originer); ok {
 					needsOrigins = true

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,4 +184,98 @@ func testName(fn string) string {
 		return rest
 	}
 	return name
+}
+
+// blame tells a test's process-wide items from those of the tests that
+// ran at the same time, by where each was created: a stack through the
+// test's own function is the test's; a stack that ends in a goroutine's
+// entry function is the test's when a goroutine of the test (by its pprof
+// label) runs that function. Anything else cannot be told.
+type blame struct {
+	fn     string   // the checking test's function, as stacks show it
+	label  string   // its pprof label
+	others []string // the functions of the tests it overlapped
+}
+
+// split keeps the items created by the test, drops (and counts) those
+// created by another, and returns how many could not be told.
+func (b *blame) split(k kind, items []Item, cs []creation, d *diffing) ([]Item, int) {
+	if cs == nil {
+		return nil, len(items)
+	}
+	ambiguous := slices.Contains(b.others, b.fn) // sibling subtests share a closure
+	var entries map[string]string                // goroutine entry function → label
+	mine := items[:0]
+	unknown := 0
+	for i, it := range items {
+		c := cs[i]
+		switch {
+		case c.test != "" && !ambiguous && c.test == b.fn:
+			mine = append(mine, it)
+		case c.test != "" && !ambiguous:
+			d.ignored["created by other tests (by origin)"]++
+		case c.test == "" && c.entry != "":
+			if entries == nil {
+				entries = labelledEntries()
+			}
+			switch label, ok := entries[c.entry]; {
+			case ok && label == b.label:
+				mine = append(mine, it)
+			case ok && label != "":
+				d.ignored["created by other tests (by origin)"]++
+			default:
+				unknown++
+			}
+		default:
+			unknown++
+		}
+	}
+	return mine, unknown
+}
+
+// labelledEntries maps the entry function of every goroutine that carries
+// a leakcheck test label to that label ("" when goroutines of several tests
+// run it).
+func labelledEntries() map[string]string {
+	out := map[string]string{}
+	c, err := gostack.TakeLabeledCensus()
+	if err != nil {
+		return out
+	}
+	for _, g := range c.Growth(&gostack.Census{}) {
+		label := g.Labels[labelKey]
+		frames := g.Frames
+		if n := len(frames); n > 0 && frames[n-1].Func == "runtime.goexit" {
+			frames = frames[:n-1]
+		}
+		if label == "" || len(frames) == 0 {
+			continue
+		}
+		entry := frames[len(frames)-1].Func
+		if prev, ok := out[entry]; ok && prev != label {
+			out[entry] = ""
+			continue
+		}
+		out[entry] = label
+	}
+	return out
+}
+
+// callerTest returns the test function on the calling goroutine's stack
+// (the frame testing.tRunner called), as a creation names it.
+func callerTest() string {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	prev := ""
+	for {
+		f, more := frames.Next()
+		if f.Function == "testing.tRunner" {
+			return testName(prev)
+		}
+		prev = f.Function
+		if !more {
+			return ""
+		}
+	}
 }

@@ -2,6 +2,7 @@ package leakcheck_test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -131,4 +133,71 @@ func TestOriginsUnprivileged(t *testing.T) {
 	assert.Contains(t, msg, "note: where they were created is not shown: origin: creation stacks unavailable", msg)
 	assert.Contains(t, msg, "needs root or CAP_BPF+CAP_PERFMON", msg)
 	assert.Equal(t, 1, strings.Count(msg, "not shown"), "one line:\n%s", msg)
+}
+
+// TestScenarioParallelOrigins: two parallel tests overlap. One leaks a
+// file it opened in its body and a socket a goroutine of its opened; the
+// other churns files, closing each. Origins tell them apart.
+func TestScenarioParallelOrigins(t *testing.T) {
+	scenario(t)
+	started := make(chan struct{}, 2)
+	both := func() { // both bodies run at once
+		started <- struct{}{}
+		for len(started) < 2 {
+			runtime.Gosched()
+		}
+	}
+	t.Run("leaky", func(t *testing.T) {
+		t.Parallel()
+		leakcheck.Check(t, leakcheck.WithTimeout(300*time.Millisecond))
+		both()
+		fmt.Printf("leaky opens at %s\n", nextLine())
+		f, err := os.Open(os.Args[0])
+		require.NoError(t, err)
+		parallelLeaks = append(parallelLeaks, f)
+		ready := make(chan struct{})
+		go func() {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err == nil {
+				parallelLeaks = append(parallelLeaks, ln)
+			}
+			close(ready)
+			<-forever
+		}()
+		<-ready
+		time.Sleep(50 * time.Millisecond) // overlap the churn
+	})
+	t.Run("churn", func(t *testing.T) {
+		t.Parallel()
+		leakcheck.Check(t, leakcheck.WithTimeout(300*time.Millisecond))
+		both()
+		for range 200 {
+			f, err := os.Open(os.Args[0])
+			require.NoError(t, err)
+			f.Close()
+		}
+		time.Sleep(50 * time.Millisecond)
+	})
+}
+
+var parallelLeaks []io.Closer
+
+func TestParallelBlameByOrigin(t *testing.T) {
+	if !originsHere(t) {
+		t.Skip("origins cannot be recorded here (needs root or CAP_BPF+CAP_PERFMON): per-test blame falls back to the note, tested in TestParallelAttribution")
+	}
+	out, _ := runChild(t, "scenarios", "-test.run=^TestScenarioParallelOrigins$", "-test.v", "-test.parallel=2")
+	leaky := section(out, "=== NAME  TestScenarioParallelOrigins/leaky", "--- FAIL: TestScenarioParallelOrigins/leaky")
+	assert.Contains(t, out, "--- FAIL: TestScenarioParallelOrigins/leaky", out)
+	assert.Contains(t, out, "--- PASS: TestScenarioParallelOrigins/churn", "the churning test is not blamed:\n%s", out)
+	var at string
+	for _, line := range strings.Split(out, "\n") {
+		if s, ok := strings.CutPrefix(line, "leaky opens at "); ok {
+			at = s
+		}
+	}
+	require.NotEmpty(t, at, out)
+	assert.Contains(t, leaky, "file "+os.Args[0]+", opened at leakcheck_test.TestScenarioParallelOrigins.func2 "+at, "the file and the line that opened it:\n%s", out)
+	assert.Contains(t, leaky, "LISTEN, created at leakcheck_test.TestScenarioParallelOrigins.func2.1", "the socket its goroutine opened:\n%s", out)
+	assert.Contains(t, leaky, "threads not checked: overlapped TestScenarioParallelOrigins/churn", out)
 }

@@ -112,11 +112,11 @@ func Check(t testing.TB, opts ...Option) {
 		return
 	}
 	name := t.Name()
-	w := openWindow(name)
+	w := openWindow(name, callerTest())
 	label := labelTestGoroutine(name)
 	base, err := take(cfg, baselineLook)
 	if err != nil {
-		w.close()
+		_, _ = w.close()
 		t.Errorf("leakcheck: cannot take the baseline: %v", err)
 		return
 	}
@@ -124,7 +124,7 @@ func Check(t testing.TB, opts ...Option) {
 	w.witness(base)
 	t.Cleanup(func() {
 		t.Helper()
-		overlapped := w.close()
+		overlapped, fns := w.close()
 		tcfg := *cfg
 		// What serial tests left while this one was parked in t.Parallel
 		// is theirs.
@@ -132,6 +132,7 @@ func Check(t testing.TB, opts ...Option) {
 		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout)}
 		if len(overlapped) > 0 {
 			c.byLabel(label, overlapped)
+			c.blame = &blame{fn: w.fn, label: label, others: fns}
 		}
 		c.noSettle = t.Failed()
 		rep, err := c.run()
@@ -147,6 +148,7 @@ func Check(t testing.TB, opts ...Option) {
 				overlapped = others
 				c = &check{cfg: &tcfg, base: base, deadline: time.Now(), noSettle: true}
 				c.byLabel(label, others)
+				c.blame = &blame{fn: w.fn, label: label, others: others}
 				if rep, err = c.run(); err != nil {
 					t.Errorf("leakcheck: %v", err)
 					return
@@ -154,8 +156,8 @@ func Check(t testing.TB, opts ...Option) {
 			}
 		}
 		w.witness(c.last)
-		if len(overlapped) > 0 && !t.Failed() {
-			t.Logf("leakcheck: process-wide resources not checked: %s", c.processWideNote)
+		if len(overlapped) > 0 && !t.Failed() && len(rep.Unchecked) > 0 {
+			t.Logf("leakcheck: %s", strings.Join(rep.Unchecked, "; "))
 		}
 		tbReport(t, rep, false)
 	})
@@ -423,8 +425,10 @@ func labelTestGoroutine(name string) string {
 type window struct {
 	name string
 	gid  uint64 // the test's goroutine, to see whether it is parked
-	// overlapped names the tests whose windows overlapped this one.
-	overlapped []string
+	fn   string // the test's function, as creation stacks show it
+	// overlapped names the tests whose windows overlapped this one, and
+	// overlappedFns their functions.
+	overlapped, overlappedFns []string
 	parked     bool // seen parked in t.Parallel when another window opened
 	// parkedSnapshots are looks other checks took while this test was
 	// parked: what they hold was there before this test's body ran.
@@ -436,8 +440,8 @@ var windows struct {
 	open map[*window]struct{}
 }
 
-func openWindow(name string) *window {
-	w := &window{name: name, gid: gostack.CurrentID()}
+func openWindow(name, fn string) *window {
+	w := &window{name: name, gid: gostack.CurrentID(), fn: fn}
 	windows.Lock()
 	defer windows.Unlock()
 	if windows.open == nil {
@@ -457,7 +461,9 @@ func openWindow(name string) *window {
 			continue
 		}
 		o.overlapped = append(o.overlapped, name)
+		o.overlappedFns = append(o.overlappedFns, fn)
 		w.overlapped = append(w.overlapped, o.name)
+		w.overlappedFns = append(w.overlappedFns, o.fn)
 	}
 	windows.open[w] = struct{}{}
 	return w
@@ -498,12 +504,13 @@ func nested(parent, child string) bool {
 	return child == parent || strings.HasPrefix(child, parent+"/")
 }
 
-// close ends the window and returns the tests that overlapped it.
-func (w *window) close() []string {
+// close ends the window and returns the tests that overlapped it, and
+// their functions.
+func (w *window) close() (names, fns []string) {
 	windows.Lock()
 	defer windows.Unlock()
 	delete(windows.open, w)
-	return w.overlapped
+	return w.overlapped, w.overlappedFns
 }
 
 var unsupportedOnce sync.Map // Resource → *sync.Once
