@@ -173,12 +173,12 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 		items = c.dropCurrent(k, items, now, d)
 		if overlapped {
 			var unknown int
-			items, unknown = c.blame.split(k, items, annotate(k, tr, items, base.Time), d)
+			items, unknown = c.blame.split(k, items, annotate(k, tr, items, base.Time, c.cfg.testFn), d)
 			if unknown > 0 {
 				f.unchecked = append(f.unchecked, fmt.Sprintf("%s not checked: where they were created does not tell which test's they are; %s", plural(unknown, k.resource()), c.processWideNote))
 			}
 		} else if now.look.detailed() && len(items) > 0 {
-			if annotate(k, tracerFor(now.target), items, base.Time) == nil {
+			if annotate(k, tracerFor(now.target), items, base.Time, c.cfg.testFn) == nil {
 				if _, ok := k.(originer); ok {
 					needsOrigins = true
 				}

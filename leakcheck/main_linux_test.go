@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 	case "":
 		leakcheck.VerifyTestMain(m)
 	case "scenarios":
-		leakcheck.VerifyTestMain(m, leakcheck.Cleanup(func(code int) {
+		leakcheck.VerifyTestMain(m, leakcheck.WithBisect(0), leakcheck.Cleanup(func(code int) {
 			fmt.Printf("VerifyTestMain exit code %d\n", code)
 			os.Exit(code)
 		}))

@@ -79,6 +79,7 @@ const DefaultTimeout = 3 * time.Second
 type config struct {
 	entry     entry
 	test      string // the test a testing.TB entry point checks
+	testFn    string // its function, as creation stacks show it
 	resources Resource
 	timeout   time.Duration
 	target    target
@@ -96,7 +97,9 @@ type config struct {
 	soak         soakConfig
 	misuse       []string
 
-	initial bool // the package's initial snapshot: starts no tracer
+	initial   bool // the package's initial snapshot: starts no tracer
+	bisect    time.Duration
+	bisectSet bool
 
 	// Test-only knobs.
 	allowGCDuringSettle bool

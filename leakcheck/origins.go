@@ -93,7 +93,10 @@ type originer interface {
 
 // annotate gives the items of kind k their origins, where the tracer knows
 // them, and returns what it found for blame.
-func annotate(k kind, tr *origin.Tracer, items []Item, since time.Time) []creation {
+//
+// An origin names the test on its stack when that is not callerFn, the
+// checking test's function (VerifyTestMain has none).
+func annotate(k kind, tr *origin.Tracer, items []Item, since time.Time, callerFn string) []creation {
 	o, ok := k.(originer)
 	if !ok || tr == nil {
 		return nil
@@ -108,7 +111,10 @@ func annotate(k kind, tr *origin.Tracer, items []Item, since time.Time) []creati
 		if !ok {
 			continue
 		}
-		items[i].Origin, items[i].stack = c.text, c.stack
+		items[i].Origin, items[i].stack, items[i].test = c.text, c.stack, c.test
+		if c.test != "" && c.test != callerFn {
+			items[i].Origin += " in " + c.test
+		}
 		out[i] = c
 	}
 	return out

@@ -56,6 +56,7 @@ type Item struct {
 	group  string // the key of its group
 	detail string // what artifacts show of it (a goroutine's full stack)
 	stack  string // where it was created, every frame (origins)
+	test   string // the test that created it, by origin or label
 }
 
 // String renders the item in one line, as a report lists it:

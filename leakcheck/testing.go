@@ -50,6 +50,7 @@ func tbConfig(t testing.TB, e entry, opts []Option, misuse ...string) *config {
 	t.Helper()
 	cfg := newConfig(e, opts)
 	cfg.test = t.Name()
+	cfg.testFn = callerTest()
 	cfg.misuse = append(cfg.misuse, misuse...)
 	if err := cfg.err(); err != nil {
 		t.Errorf("%v", err)
@@ -198,13 +199,17 @@ func VerifyNone(t TestingT, opts ...Option) {
 
 // VerifyTestMain runs the package's tests and then, if they passed (or
 // always, with RunOnFailure), checks as VerifyNone does; leaks turn the
-// exit code to 1 and are printed to standard error. It exits with that
-// code unless Cleanup is given:
+// exit code to 1 and are printed to standard error. Each leaked item names
+// the test that created it where origins or labels tell; when some do not,
+// it runs the test binary again once per top-level test, within a budget
+// (WithBisect), and names the tests that leak when run alone. It exits
+// with the code unless Cleanup is given:
 //
 //	func TestMain(m *testing.M) {
 //		leakcheck.VerifyTestMain(m)
 //	}
 func VerifyTestMain(m TestingM, opts ...Option) {
+	startOrigins() // before the tests: where they create what leaks
 	exitCode := m.Run()
 	cfg := newConfig(inVerifyTestMain, opts)
 	cleanup := cfg.cleanup
@@ -229,6 +234,13 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 	case rep.failed():
 		fmt.Fprintf(os.Stderr, "leakcheck: errors on successful test run:\n%s\n", rep)
 		exitCode = 1
+		budget := DefaultBisectBudget
+		if cfg.bisectSet {
+			budget = cfg.bisect
+		}
+		if rep.Leaked() && budget > 0 && os.Getenv(bisectChildEnv) == "" && needsBisect(rep) {
+			fmt.Fprintln(os.Stderr, bisect(budget))
+		}
 	}
 }
 
@@ -429,7 +441,7 @@ type window struct {
 	// overlapped names the tests whose windows overlapped this one, and
 	// overlappedFns their functions.
 	overlapped, overlappedFns []string
-	parked     bool // seen parked in t.Parallel when another window opened
+	parked                    bool // seen parked in t.Parallel when another window opened
 	// parkedSnapshots are looks other checks took while this test was
 	// parked: what they hold was there before this test's body ran.
 	parkedSnapshots []*Snapshot
