@@ -83,7 +83,14 @@
 // while a check waits. Checks therefore pause the garbage collector
 // (debug.SetGCPercent(-1)) from their first look to their verdict; the
 // pause nests across parallel checks and is short (a clean check returns at
-// once). A collection during the test body itself can still close such a
+// once). Before a failing verdict, a check collects garbage twice (letting
+// the finalizers run) and looks again: a descriptor that only a finalizer
+// closed is still reported, as "closed only by the garbage collector:
+// nothing called Close"; a goroutine, thread or child that a finalizer
+// stopped (a cache's janitor, stopped when the cache became garbage) is not
+// a leak, and is counted in the ignored note. That collection is skipped
+// while another check waits, since it could close that test's unreachable
+// files. A collection during the test body itself can still close such a
 // file before the check looks; run with GOGC=off to rule that out too.
 //
 // # Parallel tests

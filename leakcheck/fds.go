@@ -20,6 +20,7 @@ func (fdKind) names() (string, string)     { return "fd", "fds" }
 func (fdKind) itemNouns() (string, string) { return "fd", "fds" }
 func (fdKind) goName() string              { return "FDs" }
 func (fdKind) processWide()                {}
+func (fdKind) finalizerLeak()              {}
 func (fdKind) collected(s *Snapshot) bool  { return s.FDs != nil }
 
 func (fdKind) collect(s *Snapshot, l look) error { return s.fdTable(l) }

@@ -73,6 +73,10 @@ type (
 		tallyKey() string      // "all fds"
 		tallyCovers() Resource // the resources the total counts
 	}
+	// finalizerLeak kinds leak even when a finalizer frees them: a
+	// descriptor only the garbage collector closed was never closed by
+	// the code (goroutines a finalizer stops are not leaks).
+	finalizerLeak interface{ finalizerLeak() }
 	// judge kinds leave some soak categories out of the verdict (the Go
 	// runtime's own threads come and go with load).
 	judge interface {

@@ -18,6 +18,7 @@ func (socketKind) names() (string, string)     { return "socket", "sockets" }
 func (socketKind) itemNouns() (string, string) { return "fd", "fds" }
 func (socketKind) goName() string              { return "Sockets" }
 func (socketKind) processWide()                {}
+func (socketKind) finalizerLeak()              {}
 func (socketKind) costOf() Resource            { return FDs }
 func (socketKind) collected(s *Snapshot) bool  { return s.FDs != nil }
 
