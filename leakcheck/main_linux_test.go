@@ -197,6 +197,7 @@ func childFullTable() {
 		os.Exit(1)
 	}
 	fmt.Println(rep)
+	runtime.KeepAlive(leaked) // open until the end: the verdict's collection must not close them
 }
 
 // childLeakAFile leaks a file between Take and Find and prints the report:
