@@ -44,7 +44,8 @@ func Read() Sample {
 
 // Collection bounds for Collect.
 const (
-	// MinCollections is the fewest collections Collect runs. A sync.Pool
+	// MinCollections is the fewest collections Collect runs (one more on
+	// Go 1.25, see Collect). A sync.Pool
 	// keeps what it held at one collection in its victim cache until the
 	// next, and an object with a finalizer is resurrected by the collection
 	// that finds it unreachable and freed by the one after its finalizer
@@ -60,73 +61,93 @@ const (
 	FinalizerWait = 50 * time.Millisecond
 )
 
-// Collect forces garbage collections until the live heap stops shrinking,
-// and returns how many it ran: at least MinCollections, then more while a
-// collection freed memory or queued finalizers or cleanups (each needs
-// another collection to free what it held), at most MaxCollections. After
-// each one it lets the finalizers and cleanups it queued run.
+// Collect forces garbage collections until the heap has nothing left for
+// another collection to free, and returns how many it ran: at least
+// MinCollections, then more while the last one shrank the live heap or
+// left finalizers or cleanups to run (each needs another collection to
+// free what it held), at most MaxCollections. After each one it lets the
+// finalizers and cleanups it queued run.
+//
+// Go 1.26 and later count queued finalizers and cleanups in runtime/metrics.
+// Go 1.25 does not, and a shrink can hide behind what the finalizer
+// goroutine allocates when it first runs, so there Collect runs one
+// collection more (three at least): enough for a finalizer and one it
+// released, not for longer chains.
 //
 // Forcing a collection runs finalizers, and finalizers close *os.File and
 // net.Conn values nobody closed: snapshot descriptors and sockets before
 // calling Collect, or a leaked descriptor disappears.
 func Collect() int {
-	q := queues()
-	prev := Read().Bytes
+	prev := readGC()
 	for i := 1; ; i++ {
 		runtime.GC()
-		now := queues()
+		now := readGC()
 		now.wait()
-		live := Read().Bytes
-		if i >= MaxCollections || (i >= MinCollections && live >= prev && now.queued() == q.queued()) {
+		least := MinCollections
+		if !now.counted {
+			least++
+		}
+		if i >= MaxCollections || (i >= least && !now.more(prev)) {
 			return i
 		}
-		q, prev = now, live
+		prev = now
 	}
 }
 
-// finalQueues holds the runtime's cumulative finalizer and cleanup counts
-// (Go 1.26 and later; ok is false before).
-type finalQueues struct {
-	ok                                   bool
+// gcState is what Collect reads after a collection: the live heap, and the
+// finalizers and cleanups queued and run so far (counted is false before
+// Go 1.26, which does not count them).
+type gcState struct {
+	live                                 uint64
+	counted                              bool
 	finQueued, finDone, clQueued, clDone uint64
 }
 
-var queueNames = [4]string{
+var gcNames = [6]string{
+	"/gc/heap/live:bytes",
 	"/gc/finalizers/queued:finalizers",
 	"/gc/finalizers/executed:finalizers",
 	"/gc/cleanups/queued:cleanups",
 	"/gc/cleanups/executed:cleanups",
 }
 
-func queues() finalQueues {
-	var s [4]metrics.Sample
+func readGC() gcState {
+	var s [len(gcNames)]metrics.Sample
 	for i := range s {
-		s[i].Name = queueNames[i]
+		s[i].Name = gcNames[i]
 	}
 	metrics.Read(s[:])
-	var v [4]uint64
+	var v [len(gcNames)]uint64
+	counted := true
 	for i := range s {
 		if s[i].Value.Kind() != metrics.KindUint64 {
-			return finalQueues{}
+			counted = false
+			continue
 		}
 		v[i] = s[i].Value.Uint64()
 	}
-	return finalQueues{ok: true, finQueued: v[0], finDone: v[1], clQueued: v[2], clDone: v[3]}
+	return gcState{live: v[0], counted: counted, finQueued: v[1], finDone: v[2], clQueued: v[3], clDone: v[4]}
 }
 
-func (q finalQueues) queued() uint64 { return q.finQueued + q.clQueued }
+// more reports whether another collection may free something: the one
+// that led from prev to s shrank the heap, or queued finalizers or
+// cleanups.
+func (s gcState) more(prev gcState) bool {
+	return s.live < prev.live || s.finQueued+s.clQueued != prev.finQueued+prev.clQueued
+}
 
-// wait lets the finalizers and cleanups counted in q run: until the
-// runtime has executed as many as were queued, or FinalizerWait.
-func (q finalQueues) wait() {
+// wait lets the finalizers and cleanups counted in s run: until the
+// runtime has executed as many as were queued, or FinalizerWait. Uncounted,
+// it yields once, which runs the finalizer goroutine the collection woke.
+func (s gcState) wait() {
 	runtime.Gosched()
-	if !q.ok {
+	if !s.counted {
 		return
 	}
 	deadline := time.Now().Add(FinalizerWait)
 	for d := 50 * time.Microsecond; ; d *= 2 {
-		now := queues()
-		if now.finDone >= q.finQueued && now.clDone >= q.clQueued {
+		now := readGC()
+		if now.finDone >= s.finQueued && now.clDone >= s.clQueued {
 			return
 		}
 		if time.Now().After(deadline) {

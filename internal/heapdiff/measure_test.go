@@ -26,32 +26,36 @@ func TestCollect(t *testing.T) {
 		name       string
 		held, gone int // runtime.GC() calls
 		drop       func()
+		notRace    bool // what it measures is not deterministic under -race
 	}{
 		{"plain garbage: the first collection frees it", 0, 1, func() {
 			keep = make([]byte, 4*mib)
 			keep = nil
-		}},
+		}, false},
 		{"sync.Pool: the first collection moves it to the victim cache, the second drops it", 1, 2, func() {
 			pool.Put(&boxed{make([]byte, 4*mib)})
-		}},
+		}, true},
 		{"finalizer: the first collection queues it, the second frees it", 1, 2, func() {
 			b := &boxed{make([]byte, 4*mib)}
 			runtime.SetFinalizer(b, func(*boxed) {})
-		}},
+		}, false},
 		{"two finalizers in a chain: one collection per link", 2, 3, func() {
 			inner := &boxed{make([]byte, 4*mib)}
 			runtime.SetFinalizer(inner, func(*boxed) {})
 			outer := &struct{ in *boxed }{inner}
 			runtime.SetFinalizer(outer, func(*struct{ in *boxed }) {})
-		}},
+		}, false},
 		// Go 1.25 frees the argument with the object; 1.26 and 1.27 keep it
 		// until the cleanup has run.
 		{"cleanup argument: held at most until the cleanup runs", 0, 2, func() {
 			b := new(boxed)
 			runtime.AddCleanup(b, func([]byte) {}, make([]byte, 4*mib))
-		}},
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.notRace && raceEnabled {
+				t.Skip("under -race, sync.Pool.Put drops a quarter of its items at random")
+			}
 			base := heapdiff.Measure()
 			tc.drop()
 			var held []int64
