@@ -45,11 +45,11 @@ func Read() Sample {
 // Collection bounds for Collect.
 const (
 	// MinCollections is the fewest collections Collect runs (one more on
-	// Go 1.25, see Collect). A sync.Pool
-	// keeps what it held at one collection in its victim cache until the
-	// next, and an object with a finalizer is resurrected by the collection
-	// that finds it unreachable and freed by the one after its finalizer
-	// ran: two collections drop both (see TestCollect).
+	// Go 1.25, see Collect). A sync.Pool keeps what it held at one
+	// collection in its victim cache until the next, and an object with a
+	// finalizer is resurrected by the collection that finds it unreachable
+	// and freed by the one after its finalizer ran: two collections drop
+	// both (see TestCollect).
 	MinCollections = 2
 	// MaxCollections bounds Collect when the heap keeps shrinking (chains
 	// of finalizers free one link per collection) or other goroutines keep
