@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // Figures: see the package documentation; regenerate with
 //
 //	go test -run '^$' -bench . -benchtime 20x ./internal/heapdiff/
-//	HEAPDIFF_SWEEP=1 go test -run TestSmallestCaught -v ./internal/heapdiff/
+//	HEAPDIFF_SWEEP=200 go test -run TestSmallestCaught -v ./internal/heapdiff/
 
 // heapOf keeps about size bytes live in 1 KiB objects while the benchmark
 // runs, so that a collection has something to mark.
@@ -102,14 +103,16 @@ func BenchmarkCycle(b *testing.B) {
 }
 
 // TestSmallestCaught leaks size bytes per cycle (one object of that size
-// class, held from a slice allocated beforehand) at n=200, 20 runs per
-// size, with Defaults, and prints how often each size was caught.
+// class, held from a slice allocated beforehand) at n=$HEAPDIFF_SWEEP, 20
+// runs per size, with Defaults, and prints how often each size was caught.
+// Expect the threshold DefaultTolerance + DefaultSlack/n.
 func TestSmallestCaught(t *testing.T) {
-	if os.Getenv("HEAPDIFF_SWEEP") == "" {
-		t.Skip("a measurement: HEAPDIFF_SWEEP=1 to run it")
+	n, err := strconv.Atoi(os.Getenv("HEAPDIFF_SWEEP"))
+	if err != nil || n < 1 {
+		t.Skip("a measurement: HEAPDIFF_SWEEP=200 to run it at 200 cycles per round")
 	}
-	const n, runs = 200, 20
-	for _, size := range []int{16, 32, 48, 64, 80, 96, 128, 256, 1024} {
+	const runs = 20
+	for _, size := range []int{16, 32, 48, 64, 80, 96, 128, 256, 512, 1024, 4096} {
 		caught := 0
 		start := time.Now()
 		for range runs {

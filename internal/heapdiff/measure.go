@@ -103,7 +103,7 @@ type gcState struct {
 	finQueued, finDone, clQueued, clDone uint64
 }
 
-var gcNames = [6]string{
+var gcNames = [...]string{
 	"/gc/heap/live:bytes",
 	"/gc/finalizers/queued:finalizers",
 	"/gc/finalizers/executed:finalizers",

@@ -2,6 +2,8 @@ package heapdiff_test
 
 import (
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +126,16 @@ func TestSampleSub(t *testing.T) {
 	b, o := heapdiff.Sample{Bytes: 100, Objects: 3}.Sub(heapdiff.Sample{Bytes: 164, Objects: 4})
 	require.Equal(t, int64(-64), b, "less than the base is negative")
 	require.Equal(t, int64(-1), o)
+}
+
+// Go 1.26 added the finalizer and cleanup counts Collect waits on; 1.25
+// falls back to one more collection.
+func TestCountsFinalizers(t *testing.T) {
+	v, ok := strings.CutPrefix(runtime.Version(), "go1.")
+	v, _, _ = strings.Cut(v, ".")
+	minor, err := strconv.Atoi(v)
+	if !ok || err != nil {
+		t.Skipf("not a release: %s", runtime.Version())
+	}
+	assert.Equal(t, minor >= 26, heapdiff.CountsFinalizers(), runtime.Version())
 }
