@@ -1,0 +1,5 @@
+//go:build !race
+
+package heapdiff_test
+
+const raceEnabled = false
