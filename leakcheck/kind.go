@@ -17,14 +17,15 @@ const (
 	Sockets                         // socket descriptors, described by protocol, state and addresses
 	Threads                         // OS threads
 	Processes                       // child processes: running, stopped, or exited and never waited
+	Heap                            // live heap bytes, measured by Cycle and Soak across rounds (not by a single check)
 
-	AllResources = Goroutines | FDs | Sockets | Threads | Processes
+	AllResources = Goroutines | FDs | Sockets | Threads | Processes | Heap
 )
 
 // kinds is every resource kind, in report order. A kind is everything
 // leakcheck knows about one resource; the settle loop, the diff, the
 // report, cycles and soaks iterate over this list and never name a kind.
-var kinds = []kind{goroutineKind{}, fdKind{}, socketKind{}, threadKind{}, processKind{}}
+var kinds = []kind{goroutineKind{}, fdKind{}, socketKind{}, threadKind{}, processKind{}, heapKind{}}
 
 // A kind collects one resource of a target, tells what is new by identity,
 // filters what is never a leak, counts and describes it.

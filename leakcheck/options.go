@@ -97,9 +97,10 @@ type config struct {
 	soak         soakConfig
 	misuse       []string
 
-	initial   bool // the package's initial snapshot: starts no tracer
-	bisect    time.Duration
-	bisectSet bool
+	initial       bool // the package's initial snapshot: starts no tracer
+	bisect        time.Duration
+	heapTolerance float64
+	bisectSet     bool
 
 	// Test-only knobs.
 	allowGCDuringSettle bool

@@ -1,0 +1,100 @@
+package leakcheck_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/leakcheck/go/leakcheck"
+)
+
+// registry keeps a 4 KiB buffer per connection it ever saw, even after the
+// connection is closed: the heap leak of the issue.
+type registry struct {
+	mu   sync.Mutex
+	bufs map[int][]byte
+	next int
+}
+
+var bufLine string
+
+func (r *registry) open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.next++
+	_, file, line, _ := runtime.Caller(0)
+	bufLine = fmt.Sprintf("%s:%d", filepath.Base(file), line+2)
+	r.bufs[r.next] = make([]byte, 4096)
+	return r.next
+}
+
+func (r *registry) close(id int, forget bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if forget {
+		delete(r.bufs, id)
+	}
+}
+
+func TestCycleHeapLeak(t *testing.T) {
+	r := &registry{bufs: map[int][]byte{}}
+	ft := newFakeT(t, t.Name())
+	rep := leakcheck.Cycle(ft, 200, func() func() {
+		id := r.open()
+		return func() { r.close(id, false) } // the buffer stays
+	}, leakcheck.WithResources(leakcheck.Heap|leakcheck.Goroutines))
+	require.NotNil(t, rep)
+	require.NotNil(t, rep.Heap, "%s", rep)
+	assert.True(t, rep.Leaked())
+	bytes, objects := rep.Heap.PerCycle()
+	assert.InDelta(t, 4096, bytes, 512, "the buffer, and the map's share: %s", rep)
+	assert.InDelta(t, 1, objects, 0.1, "%s", rep)
+	msg := ft.errorText()
+	assert.Contains(t, msg, "; heap retained per cycle: ", msg)
+	assert.Contains(t, msg, "4096 B in 1 object per cycle at github.com/leakcheck/go/leakcheck_test.(*registry).open (", msg)
+	assert.Contains(t, msg, string(filepath.Separator)+bufLine+")", "the allocation line:\n%s", msg)
+}
+
+func TestCycleHeapClean(t *testing.T) {
+	r := &registry{bufs: map[int][]byte{}}
+	var pool = sync.Pool{New: func() any { return make([]byte, 4096) }}
+	bounded := map[int][]byte{}
+	ft := newFakeT(t, t.Name())
+	rep := leakcheck.Cycle(ft, 200, func() func() {
+		id := r.open()
+		b := pool.Get().([]byte)
+		bounded[id%8] = make([]byte, 256) // a cache bounded at eight entries
+		return func() { r.close(id, true); pool.Put(b) }
+	})
+	require.NotNil(t, rep)
+	require.NotNil(t, rep.Heap)
+	assert.False(t, rep.Leaked(), "%s", rep)
+	assert.Empty(t, ft.errorText())
+}
+
+// A goroutine leak that holds a 1 MiB buffer: both are reported.
+func TestCycleGoroutineHoldingHeap(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	ft := newFakeT(t, t.Name())
+	rep := leakcheck.Cycle(ft, 4, func() func() {
+		go func() {
+			buf := make([]byte, 1<<20)
+			<-stop
+			runtime.KeepAlive(buf)
+		}()
+		return func() {}
+	}, short)
+	require.NotNil(t, rep)
+	msg := ft.errorText()
+	assert.Contains(t, msg, "goroutines (", msg)
+	require.NotNil(t, rep.Heap, "%s", rep)
+	assert.True(t, rep.Heap.Leaked(), "%s", rep)
+	assert.True(t, strings.Contains(msg, "TestCycleGoroutineHoldingHeap.func1.1"), "the heap site is the goroutine's make:\n%s", msg)
+}
