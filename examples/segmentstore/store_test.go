@@ -111,7 +111,7 @@ func TestBuggyDeleteIsCaught(t *testing.T) {
 	g := rep.Retained.Categories[0].Groups[0]
 	assert.Equal(t, "deleted file", g.Key)
 	for _, it := range g.Items {
-		item := it.String()
+		item := it.Text
 		assert.Contains(t, item, string(filepath.Separator)+"broker-1"+string(filepath.Separator), "only the follower's files: %s", item)
 		assert.True(t, strings.HasSuffix(item, segmentstore.SegmentName+" (deleted)") || strings.HasSuffix(item, segmentstore.IndexName+" (deleted)"), item)
 	}
