@@ -98,3 +98,31 @@ func TestCycleGoroutineHoldingHeap(t *testing.T) {
 	assert.True(t, rep.Heap.Leaked(), "%s", rep)
 	assert.True(t, strings.Contains(msg, "TestCycleGoroutineHoldingHeap.func1.1"), "the heap site is the goroutine's make:\n%s", msg)
 }
+
+func TestSoakHeapGrowth(t *testing.T) {
+	var kept [][]byte
+	rep, err := leakcheck.RunSoak(func(int) error {
+		kept = append(kept, make([]byte, 4096))
+		return nil
+	}, leakcheck.WithIterations(400), leakcheck.WithSampleInterval(0))
+	require.NoError(t, err)
+	g, ok := rep.Growth("heap")
+	require.True(t, ok, "the heap is a soak category: %s", rep)
+	assert.InDelta(t, 4096, g.PerIteration, 1024, "%s", rep)
+	assert.True(t, rep.Leaked(), "%s", rep)
+	assert.Contains(t, rep.String(), "heap +", rep.String())
+	runtime.KeepAlive(kept)
+}
+
+func TestSoakHeapCleanWithTemporaries(t *testing.T) {
+	var sink []byte
+	rep, err := leakcheck.RunSoak(func(i int) error {
+		sink = make([]byte, 64<<10) // garbage every iteration
+		_ = sink
+		return nil
+	}, leakcheck.WithIterations(400), leakcheck.WithSampleInterval(0))
+	require.NoError(t, err)
+	_, ok := rep.Growth("heap")
+	assert.True(t, ok, "shown: %s", rep)
+	assert.False(t, rep.Leaked(), "%s", rep)
+}

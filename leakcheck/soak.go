@@ -314,12 +314,20 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	}
 	detail := &series.Series{Target: cfg.target.String()}
 	quick := quickTally(cfg)
+	var heap *heapMeter
+	if cfg.resources&Heap != 0 && cfg.target.self {
+		heap = newHeapMeter(cfg, sc.warmup)
+	}
 	sample := func(i int, now time.Time) error {
 		s, err := take(cfg, sampleLook)
 		if err != nil {
 			return err
 		}
-		detail.Add(i, now, s.Counts())
+		counts := s.Counts()
+		if heap != nil {
+			heap.sample(counts)
+		}
+		detail.Add(i, now, counts)
 		return nil
 	}
 	start := time.Now()
@@ -356,12 +364,27 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 			if err := quick.sample(i+1, now.Sub(start).Seconds()); err != nil {
 				return nil, err
 			}
+			if heap != nil {
+				heap.tally()
+			}
 			after := time.Now()
 			avg(&sampleNanos, after.Sub(now))
 			stride = nextStride(opNanos, sampleNanos)
 			now = after
 		}
 		before = now
+		if heap != nil {
+			progress := 0.0
+			if sc.iterations > 0 {
+				progress = float64(i+1) / float64(sc.iterations)
+			}
+			if sc.duration > 0 {
+				progress = max(progress, float64(now.Sub(start))/float64(sc.duration))
+			}
+			heap.step(i+1, progress)
+			now = time.Now() // a measurement is not the operation's time
+			before = now
+		}
 		if now.Sub(lastSample) >= sc.interval {
 			if err := sample(i+1, now); err != nil {
 				return nil, err
@@ -375,6 +398,9 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		}
 	}
 	elapsed := time.Since(start)
+	if heap != nil {
+		heap.finish(i)
+	}
 	if last := detail.Samples[len(detail.Samples)-1]; last.Iteration != i {
 		if err := sample(i, time.Now()); err != nil {
 			return nil, err
@@ -397,7 +423,20 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 	for i := range rep.Categories {
 		rep.Categories[i].timed = timed
 	}
+	var heapGrew bool
+	var heapGrowth Growth
+	if heap != nil {
+		if heapGrowth, heapGrew = heap.growth(); heapGrowth.Key != "" {
+			heapGrowth.timed = timed
+			if heapGrew {
+				rep.Growing = append(rep.Growing, heapGrowth)
+			}
+		}
+	}
 	for _, g := range rep.Categories {
+		if g.Key == name(heapKind{}) {
+			continue // judged by its segments, above
+		}
 		if !judged(g.Key, base) {
 			continue // shown, never a verdict
 		}

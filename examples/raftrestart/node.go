@@ -130,15 +130,21 @@ func (p *pool) process(n *Node, started chan<- error) {
 		return
 	}
 	defer setThreadName(old)
+	// Each processor keeps a read buffer for the requests it serves: a
+	// processor that is never stopped keeps it too.
+	buf := make([]byte, ReadBufferSize)
 	for {
 		select {
 		case c := <-p.conns:
-			n.serve(c)
+			n.serve(c, buf)
 		case <-p.quit:
 			return
 		}
 	}
 }
+
+// ReadBufferSize is the buffer each RPC processor holds while it runs.
+const ReadBufferSize = 64 << 10
 
 func (p *pool) shutdown() {
 	close(p.quit)
@@ -161,9 +167,10 @@ func (n *Node) accept(ln net.Listener, p *pool, done chan struct{}) {
 }
 
 // serve answers one connection's RPCs until the client closes it.
-func (n *Node) serve(c net.Conn) {
+func (n *Node) serve(c net.Conn, buf []byte) {
 	defer c.Close()
 	sc := bufio.NewScanner(c)
+	sc.Buffer(buf[:0], len(buf))
 	for sc.Scan() {
 		cmd, _, _ := strings.Cut(sc.Text(), " ")
 		if cmd != "append" {
