@@ -3,6 +3,7 @@ package gostack
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"runtime"
 	"slices"
@@ -28,6 +29,17 @@ type Dumper struct {
 	buf  []byte // the last dump is buf[:n]
 	n    int
 	perG int // bytes per goroutine in the last dump, for sizing the next
+
+	// NewSince's goroutines of the last call, by ID, with the hash of their
+	// text, so an unchanged goroutine is not parsed again; prev and next
+	// swap on each call.
+	seed       maphash.Seed
+	prev, next map[uint64]parsedBlock
+}
+
+type parsedBlock struct {
+	hash uint64
+	g    Goroutine
 }
 
 // minPerG is the first guess at bytes per goroutine: parked goroutines of a
@@ -37,32 +49,43 @@ const minPerG = 1024
 // Take replaces the held dump with a new one of every goroutine, the
 // caller's included. It returns the dump's size in bytes.
 //
-// A buffer runtime.Stack fills is retried at twice the size, and each try is
-// a whole stop-the-world dump; the buffer is sized from the goroutine count
-// and the bytes per goroutine of the previous look, so after the first look
-// one try is the rule.
+// Each try of runtime.Stack is a whole stop-the-world dump, so the buffer is
+// sized to fit at the first: from the goroutine count and the bytes per
+// goroutine of the previous look; a new buffer gets a quarter to spare, and
+// a buffer that still fits the estimate is kept. When it is too
+// small anyway (the first look, or stacks that grew), the retry is sized
+// from how many goroutines did fit.
 func (d *Dumper) Take() int {
-	per := max(d.perG, minPerG)
-	want := runtime.NumGoroutine() * per
-	want += want / 4
-	if cap(d.buf) < want {
-		d.buf = nil // let the old buffer go before the new one is allocated
-		d.buf = make([]byte, want)
-	}
-	for {
-		n := runtime.Stack(d.buf[:cap(d.buf)], true)
-		if n < cap(d.buf) {
-			d.n = n
-			break
-		}
-		size := 2 * cap(d.buf)
-		d.buf = nil
-		d.buf = make([]byte, size)
-	}
+	d.buf, d.n = takeStack(d.buf, d.perG)
 	if g := runtime.NumGoroutine(); g > 0 {
 		d.perG = d.n/g + 1
 	}
 	return d.n
+}
+
+// takeStack writes runtime.Stack(all=true) into buf, replacing buf with a
+// larger one when it does not fit, and returns the buffer and the length of
+// the dump.
+func takeStack(buf []byte, perG int) ([]byte, int) {
+	// A buffer that fits the estimate is kept; a new one gets a quarter more.
+	if need := runtime.NumGoroutine() * max(perG, minPerG); cap(buf) < need {
+		buf = nil // let the old buffer go before the new one is allocated
+		buf = make([]byte, need+need/4)
+	}
+	buf = buf[:cap(buf)]
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return buf, n
+		}
+		size := len(buf) * 2
+		if fit := bytes.Count(buf, blockSeparator) + 1; fit > 1 {
+			est := len(buf) / fit * runtime.NumGoroutine()
+			size = max(est+est/4, len(buf)+len(buf)/4)
+		}
+		buf = nil
+		buf = make([]byte, size)
+	}
 }
 
 // Size returns the number of bytes of the held dump; 0 before Take.
@@ -234,13 +257,48 @@ func (d *Dumper) Select(keep func(Header) bool) ([]Goroutine, error) {
 // NewSince returns the goroutines of the held dump whose ID is not in base
 // (sorted, from IDs), parsed, sorted by ID: exact identity at the cost of
 // parsing only what is new.
+//
+// It remembers what it returned: on the next call, a goroutine with the same
+// ID and the very same text (hashed, so an unchanged parked goroutine) is
+// returned again without being parsed or copied. A settle loop calling it on
+// every look parses each new goroutine once while it stays parked, so its
+// garbage does not grow with the number of looks.
 func (d *Dumper) NewSince(base []uint64) ([]Goroutine, error) {
+	if d.prev == nil {
+		d.seed = maphash.MakeSeed()
+		d.prev, d.next = map[uint64]parsedBlock{}, map[uint64]parsedBlock{}
+	}
+	clear(d.next)
+	var out []Goroutine
+	var hashes []uint64 // of the blocks selected for parsing, in order
 	gs, err := d.Select(func(h Header) bool {
-		_, found := slices.BinarySearch(base, h.ID)
-		return !found
+		if _, found := slices.BinarySearch(base, h.ID); found {
+			return false
+		}
+		hash := maphash.Bytes(d.seed, d.buf[h.start:h.end])
+		if p, ok := d.prev[h.ID]; ok && p.hash == hash {
+			out = append(out, p.g)
+			d.next[h.ID] = p
+			return false
+		}
+		hashes = append(hashes, hash)
+		return true
 	})
-	slices.SortFunc(gs, func(a, b Goroutine) int { return cmpID(a.ID, b.ID) })
-	return gs, err
+	if err != nil {
+		clear(d.prev)
+		return nil, err
+	}
+	if len(gs) != len(hashes) {
+		clear(d.prev)
+		return nil, fmt.Errorf("gostack: %d goroutine blocks parsed to %d goroutines", len(hashes), len(gs))
+	}
+	for i, g := range gs {
+		d.next[g.ID] = parsedBlock{hash: hashes[i], g: g}
+		out = append(out, g)
+	}
+	d.prev, d.next = d.next, d.prev
+	slices.SortFunc(out, func(a, b Goroutine) int { return cmpID(a.ID, b.ID) })
+	return out, nil
 }
 
 // Leaked returns the goroutines of the held dump that the last

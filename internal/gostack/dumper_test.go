@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,4 +203,65 @@ func TestDumperGrows(t *testing.T) {
 	capBefore := d.Cap()
 	d.Take()
 	assert.Equal(t, capBefore, d.Cap(), "the second look reuses the buffer")
+}
+
+//go:noinline
+func stageOne(next <-chan struct{}) { <-next }
+
+//go:noinline
+func stageTwo(stop <-chan struct{}) { <-stop }
+
+// NewSince parses a goroutine again only when its text changed.
+func TestDumperNewSinceReparsesOnlyWhatChanged(t *testing.T) {
+	var d Dumper
+	d.Take()
+	base := d.IDs(nil)
+
+	ids, _ := parked(t, 2)
+	next, stop := make(chan struct{}), make(chan struct{})
+	moved := make(chan uint64, 1)
+	go func() {
+		moved <- CurrentID()
+		stageOne(next)
+		stageTwo(stop)
+	}()
+	mover := <-moved
+	defer close(stop)
+	top := func(gs []Goroutine, id uint64) Goroutine {
+		t.Helper()
+		g, ok := byID(gs, id)
+		require.True(t, ok, "goroutine %d", id)
+		return g
+	}
+	waitFor(t, func() bool {
+		d.Take()
+		gs, err := d.NewSince(base)
+		require.NoError(t, err)
+		return top(gs, mover).TopFunction() == pkgPrefix+"stageOne"
+	})
+	first, err := d.NewSince(base)
+	require.NoError(t, err)
+
+	d.Take()
+	again, err := d.NewSince(base)
+	require.NoError(t, err)
+	for _, id := range ids {
+		a, b := top(first, id), top(again, id)
+		assert.Equal(t, a, b)
+		assert.Same(t, unsafe.StringData(a.Raw), unsafe.StringData(b.Raw), "goroutine %d is unchanged: not parsed again", id)
+	}
+
+	close(next)
+	waitFor(t, func() bool {
+		d.Take()
+		gs, err := d.NewSince(base)
+		require.NoError(t, err)
+		return top(gs, mover).TopFunction() == pkgPrefix+"stageTwo"
+	})
+	for _, id := range ids {
+		d.Take()
+		gs, err := d.NewSince(base)
+		require.NoError(t, err)
+		assert.Equal(t, top(first, id).Raw, top(gs, id).Raw)
+	}
 }
