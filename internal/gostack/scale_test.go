@@ -12,8 +12,8 @@ import (
 // count and stack depth: n parked goroutines, each depth frames of its own
 // below the receive it blocks in. Run it alone, the sizes one at a time:
 //
-//	go test -run='^$' -bench='Scale/.*/n=10000/' -benchtime=5x -benchmem ./internal/gostack
-//	go test -run='^$' -bench='Scale/.*/n=100000/' -benchtime=2x -benchmem ./internal/gostack
+//	go test -run='^$' -bench='Scale/.*/^n=10000$/' -benchtime=5x -benchmem ./internal/gostack
+//	go test -run='^$' -bench='Scale/.*/^n=100000$/' -benchtime=2x -benchmem ./internal/gostack
 //
 // -short stops at 10 000 goroutines (CI runs every benchmark once with
 // -short). Besides time and allocation per look it reports dump-B, the size
@@ -59,6 +59,13 @@ var scalePrimitives = []scalePrimitive{
 			}
 		}
 	}},
+	{"TakeLabeledCensus", false, func(b *testing.B) {
+		for b.Loop() {
+			if _, err := TakeLabeledCensus(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}},
 	{"All", false, func(b *testing.B) { // runtime.Stack(all) + Parse
 		for b.Loop() {
 			if _, err := All(); err != nil {
@@ -75,8 +82,8 @@ var scalePrimitives = []scalePrimitive{
 	}},
 	{"DumperIDs", false, func(b *testing.B) { // Take + IDs into the reused buffer and slice
 		var d Dumper
-		ids := d.IDs(nil)
 		d.Take()
+		ids := d.IDs(nil)
 		for b.Loop() {
 			d.Take()
 			ids = d.IDs(ids)
