@@ -55,9 +55,10 @@ var proveMu sync.Mutex
 //     runs even while debug.SetGCPercent(-1) has paused the collector.
 //   - Unreachable objects are swept, so their finalizers and cleanups are
 //     queued, and the finalizer goroutine runs them at once: runtime.GC
-//     yields while it sweeps, and an *os.File nothing referenced was closed
-//     by the time DetectLeaks returned in every run on Go 1.26 and 1.27.
-//     Snapshot file descriptors before calling it.
+//     yields while it sweeps: an *os.File nothing referenced was already
+//     closed when the profile's WriteTo returned (checked on Go 1.26 and
+//     1.27), and TestDetectLeaksRunsFinalizers sees it closed with the
+//     collector paused. Snapshot file descriptors before calling it.
 //   - The leaked status sticks until the next leak-detecting cycle: every
 //     later dump (All, Dumper) prints " (leaked)" for those goroutines, so
 //     Goroutine.Leaked and Header.Leaked report it; leaked goroutines lose
