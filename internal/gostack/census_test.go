@@ -14,6 +14,21 @@ import (
 // testing package or an earlier test is still winding down do not count.
 func settledCensus(t testing.TB, take func() (*Census, error)) *Census {
 	t.Helper()
+	// The testing package's main goroutine may still be on its way into
+	// T.Run's wait for this test (runnable, at another line) when the test
+	// starts, and would count as growth once it parks: wait until every
+	// other goroutine is parked.
+	me := CurrentID()
+	waitFor(t, func() bool {
+		all, err := All()
+		require.NoError(t, err)
+		for _, g := range all {
+			if g.ID != me && (g.State == "running" || g.State == "runnable") {
+				return false
+			}
+		}
+		return true
+	})
 	prev, err := take()
 	require.NoError(t, err)
 	var c *Census

@@ -8,41 +8,34 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
-// stackBufSize remembers how large the last full dump was, so the next one
-// usually needs a single runtime.Stack call.
+// stackPerG remembers the bytes per goroutine of the last full dump, so the
+// next one usually needs a single runtime.Stack call.
 var (
-	stackBufMu   sync.Mutex
-	stackBufSize = 64 << 10
+	stackPerGMu sync.Mutex
+	stackPerG   int
 )
 
 // dump returns runtime.Stack(all=true) as a string. runtime.Stack stops the
 // world while it prints, for every goroutine: this is the expensive path.
 func dump() string {
-	stackBufMu.Lock()
-	size := stackBufSize
-	stackBufMu.Unlock()
-	// A buffer runtime.Stack overflows costs a whole dump anyway (it walks
-	// every goroutine regardless), so start from an estimate: parked
-	// goroutines print 300 to 1000 bytes each.
-	if est := runtime.NumGoroutine() * 1024; est > size {
-		size = est
+	stackPerGMu.Lock()
+	per := stackPerG
+	stackPerGMu.Unlock()
+	buf, n := takeStack(nil, per)
+	if g := runtime.NumGoroutine(); g > 0 {
+		stackPerGMu.Lock()
+		stackPerG = n/g + 1
+		stackPerGMu.Unlock()
 	}
-	for {
-		buf := make([]byte, size)
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			stackBufMu.Lock()
-			if n+n/4 > stackBufSize {
-				stackBufSize = n + n/4
-			}
-			stackBufMu.Unlock()
-			// The buffer is not reused, so the string can share it.
-			return string(buf[:n])
-		}
-		size *= 2
+	if n == 0 {
+		return ""
 	}
+	// Nothing writes to buf again, so the string shares it: one dump's
+	// worth of memory, not two.
+	return unsafe.String(&buf[0], n)
 }
 
 // All returns every goroutine of the current process, the caller's own
@@ -73,32 +66,18 @@ func CurrentID() uint64 {
 
 // IDs returns the IDs of every goroutine of the current process, the
 // caller's included, sorted. It takes the same stop-the-world dump as All
-// but reads only the header lines, so it is the cheapest exact baseline of
-// goroutine identity (see BenchmarkIDs), for when the goroutine count makes
-// it affordable.
+// but reads only the header lines, into a buffer it keeps for the next call
+// (until two collections pass it unused), so repeated calls with the
+// collector paused do not pile up dumps. See Dumper for a buffer the caller
+// owns.
 func IDs() []uint64 {
-	text := dump()
-	var ids []uint64
-	for len(text) > 0 {
-		line := text
-		if i := strings.IndexByte(text, '\n'); i >= 0 {
-			line, text = text[:i], text[i+1:]
-		} else {
-			text = ""
-		}
-		rest, ok := strings.CutPrefix(line, "goroutine ")
-		if !ok {
-			continue
-		}
-		if i := strings.IndexByte(rest, ' '); i > 0 {
-			if id, err := strconv.ParseUint(rest[:i], 10, 64); err == nil {
-				ids = append(ids, id)
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids
+	d := idsDumper.Get().(*Dumper)
+	defer idsDumper.Put(d)
+	d.Take()
+	return d.IDs(nil)
 }
+
+var idsDumper = sync.Pool{New: func() any { return new(Dumper) }}
 
 // NewSinceIDs returns the goroutines of dump whose ID is not in base (a
 // sorted list from IDs), sorted by ID: the exact answer to "what is new",

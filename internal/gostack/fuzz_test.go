@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func FuzzParse(f *testing.F) {
@@ -97,6 +98,55 @@ func FuzzParseProfile(f *testing.F) {
 				if fr.Func == "" {
 					t.Fatalf("frame without function: %#v", r)
 				}
+			}
+		}
+	})
+}
+
+// FuzzDumperHeaders checks the allocation-free header scan on arbitrary
+// text: it never panics, every block it yields starts with a header, and on
+// text the parser reads it finds the goroutines the parser found whenever
+// the blocks are separated by blank lines (as the runtime prints them).
+func FuzzDumperHeaders(f *testing.F) {
+	files, _ := filepath.Glob("testdata/go1.2[567]*.txt")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, block := range strings.SplitAfter(string(b), "\n\n")[:4] {
+			f.Add([]byte(block))
+		}
+	}
+	f.Add([]byte("goroutine 9 [chan receive (leaked) (scan), 1 minutes]:\nmain.f()\n\ngoroutine 10 [select] {k: \"(leaked)]\"}:\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := dumperOf(b)
+		var ids []uint64
+		for h := range d.Headers() {
+			if h.start > h.end || h.end > len(b) || !strings.HasPrefix(string(b[h.start:h.end]), "goroutine ") {
+				t.Fatalf("bad block [%d:%d] of %d bytes", h.start, h.end, len(b))
+			}
+			ids = append(ids, h.ID)
+		}
+		text := string(b)
+		gs, err := parseString(text)
+		if err != nil || strings.Contains(text, "\r") {
+			return
+		}
+		// The parser also starts a goroutine at a header line that follows
+		// another block without a blank line; the runtime never prints that.
+		for _, g := range gs {
+			off := int(uintptr(unsafe.Pointer(unsafe.StringData(g.Raw))) - uintptr(unsafe.Pointer(unsafe.StringData(text))))
+			if off != 0 && !strings.HasSuffix(text[:off], "\n\n") {
+				return
+			}
+		}
+		if len(ids) != len(gs) {
+			t.Fatalf("scan found %d goroutines, the parser %d", len(ids), len(gs))
+		}
+		for i, g := range gs {
+			if ids[i] != g.ID {
+				t.Fatalf("goroutine %d: scan says ID %d, parser %d", i, ids[i], g.ID)
 			}
 		}
 	})
