@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/leakcheck/go/internal/gostack"
 )
 
 // Find compares the process with base and reports what it holds now that
@@ -28,15 +30,81 @@ func Find(base *Snapshot, opts ...Option) (*Report, error) {
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	c := &check{cfg: cfg, base: base, deadline: time.Now().Add(cfg.timeout)}
+	c := &check{cfg: cfg, base: base, deadline: time.Now().Add(cfg.timeout), hardDeadline: time.Now().Add(cfg.timerBound())}
 	return c.run()
 }
+
+// timerBound is the whole wait allowed for goroutines that may end on a
+// timer: never shorter than the timeout.
+func (c *config) timerBound() time.Duration {
+	b := DefaultTimerBound
+	if c.timerBoundSet {
+		b = c.timerBoundValue
+	}
+	return max(b, c.timeout)
+}
+
+// onlyGoroutines returns the pending goroutines when nothing else is
+// pending, nil otherwise.
+func (f *found) onlyGoroutines() []Item {
+	if len(f.incomplete) > 0 {
+		return nil
+	}
+	for r, items := range f.items {
+		if r != Goroutines && len(items) > 0 {
+			return nil
+		}
+	}
+	return f.items[Goroutines]
+}
+
+// allForever reports whether no goroutine can ever run again by itself.
+func allForever(items []Item) bool {
+	for _, it := range items {
+		if it.wake.Outlook != gostack.Forever {
+			return false
+		}
+	}
+	return len(items) > 0
+}
+
+// mayEnd reports whether some goroutine may still end on a timer: one
+// asleep (time.Sleep), or, once the collector has tried to prove them
+// leaked, one in a select it could not prove (a timer's channel is
+// reachable from the timer: never proven).
+func mayEnd(items []Item, proved bool) bool {
+	for _, it := range items {
+		switch it.wake.Outlook {
+		case gostack.OnTimer:
+			return true
+		case gostack.Unknown:
+			// A select is where a timer's channel waits beside others (a
+			// time.After timeout); a plain receive is left to the timeout.
+			if proved && it.wake.Rule == "channel-wait" && strings.HasPrefix(it.Text, "[select") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// proveAfter is how long a check settles before it asks the collector to
+// prove its goroutines leaked: enough for ordinary teardown to finish.
+const proveAfter = 100 * time.Millisecond
+
+// DefaultTimerBound is how long a check waits, in all, for goroutines that
+// may end on their own when a timer fires (time.Sleep; with Go's leak
+// proof, any wait it cannot prove forever: a time.After in a select, a
+// context deadline), when nothing else is pending.
+const DefaultTimerBound = 10 * time.Second
 
 // check is one comparison against a baseline.
 type check struct {
 	cfg      *config
 	base     *Snapshot // nil: the initial snapshot, goleak semantics for goroutines
 	deadline time.Time
+	// hardDeadline bounds the wait for goroutines that may end on a timer.
+	hardDeadline time.Time
 
 	// label, when set, attributes goroutines by the pprof label leakcheck
 	// put on the checked test's goroutine (its value), instead of by ID:
@@ -99,6 +167,7 @@ func (c *check) run() (*Report, error) {
 	}
 	start := time.Now()
 	sleep := time.Millisecond
+	proved, extended := false, false
 	for {
 		now, err := takeSince(c.cfg, pollLook, base)
 		if err != nil {
@@ -112,8 +181,27 @@ func (c *check) run() (*Report, error) {
 			c.last = now
 			return c.report(base, now, f, time.Since(start)), nil
 		}
-		if c.noSettle || !time.Now().Add(sleep).Before(c.deadline) {
+		if c.noSettle {
 			break
+		}
+		pending := f.onlyGoroutines()
+		if pending != nil && allForever(pending) {
+			break // nothing will ever wake them: fail now, not at the timeout
+		}
+		if pending != nil && !proved && time.Since(start) >= proveAfter && onlyPause() && gostack.CanProve() {
+			// Let the collector prove what nothing can reach. Its cycle
+			// runs finalizers, harmless here: no descriptor is pending.
+			proved = true
+			if _, _, err := gostack.DetectLeaks(); err == nil {
+				continue // look again: proven goroutines are marked
+			}
+		}
+		if !time.Now().Add(sleep).Before(c.deadline) {
+			if extended || pending == nil || !mayEnd(pending, proved) || !c.hardDeadline.After(c.deadline) {
+				break
+			}
+			// Goroutines that may end on a timer get the longer bound.
+			extended, c.deadline = true, c.hardDeadline
 		}
 		time.Sleep(sleep)
 		if sleep *= 2; sleep > 10*time.Millisecond {

@@ -3,11 +3,13 @@ package leakcheck_test
 import (
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/leakcheck/go/internal/gostack"
 	"github.com/leakcheck/go/leakcheck"
 )
 
@@ -62,5 +64,11 @@ func TestJanitorStoppedByAFinalizerIsClean(t *testing.T) {
 		_ = c
 	}, short)
 	assert.Empty(t, ft.errorText())
-	assert.Contains(t, ft.attrs["leakcheck"], "goroutines stopped by a finalizer", "counted, not hidden")
+	if !strings.Contains(ft.attrs["leakcheck"], "goroutines stopped by a finalizer") {
+		// Where the runtime proves leaks (Go 1.27), its collection runs
+		// during the wait and the janitor is gone before the verdict.
+		assert.True(t, gostackCanProve(), "counted, not hidden: %s", ft.attrs["leakcheck"])
+	}
 }
+
+func gostackCanProve() bool { return gostack.CanProve() }

@@ -114,11 +114,15 @@ func goroutineItem(d *diffing, g *goroutine) Item {
 	if lead.File != "" {
 		text += fmt.Sprintf(" at %s:%d", lead.File, lead.Line)
 	}
+	wake := gostack.Classify(*g)
+	if g.Leaked {
+		text += " — proved leaked: nothing can ever wake it"
+	}
 	test := g.Labels[labelKey]
 	if name := testName(g.Creator.Func); test == "" && strings.HasPrefix(name, "Test") {
 		test = name // started by a test function itself
 	}
-	return Item{Resource: Goroutines, ID: g.ID, Text: text, group: key, detail: g.Raw, test: test}
+	return Item{Resource: Goroutines, ID: g.ID, Text: text, group: key, detail: g.Raw, test: test, wake: wake}
 }
 
 func (goroutineKind) count(s *Snapshot, m map[string]int) {

@@ -97,10 +97,12 @@ type config struct {
 	soak         soakConfig
 	misuse       []string
 
-	initial       bool // the package's initial snapshot: starts no tracer
-	bisect        time.Duration
-	heapTolerance float64
-	bisectSet     bool
+	initial         bool // the package's initial snapshot: starts no tracer
+	bisect          time.Duration
+	heapTolerance   float64
+	timerBoundValue time.Duration
+	timerBoundSet   bool
+	bisectSet       bool
 
 	// Test-only knobs.
 	allowGCDuringSettle bool
@@ -151,6 +153,22 @@ func WithTimeout(d time.Duration) Option {
 			return
 		}
 		c.timeout = d
+	}}
+}
+
+// WithTimerBound sets how long, in all, a check waits for goroutines that
+// may end on their own when a timer fires (DefaultTimerBound), when nothing
+// else is pending; it is never shorter than the timeout, and never runs
+// past the test's deadline. A goroutine that can never run again (select{},
+// a nil channel, or proven leaked by the garbage collector) fails the check
+// at once instead.
+func WithTimerBound(d time.Duration) Option {
+	return option{fmt.Sprintf("WithTimerBound(%v)", d), settling, func(c *config) {
+		if d < 0 {
+			c.misusef("WithTimerBound(%v): the bound cannot be negative", d)
+			return
+		}
+		c.timerBoundValue, c.timerBoundSet = d, true
 	}}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/leakcheck/go/internal/gostack"
 )
 
 // Report is what a check found: one Category per leaked resource, each
@@ -53,10 +55,11 @@ type Item struct {
 	// "opened at store.(*Store).openSegment store.go:88".
 	Origin string
 
-	group  string // the key of its group
-	detail string // what artifacts show of it (a goroutine's full stack)
-	stack  string // where it was created, every frame (origins)
-	test   string // the test that created it, by origin or label
+	group  string       // the key of its group
+	detail string       // what artifacts show of it (a goroutine's full stack)
+	stack  string       // where it was created, every frame (origins)
+	test   string       // the test that created it, by origin or label
+	wake   gostack.Wake // for a goroutine: whether it can run again by itself
 }
 
 // String renders the item in one line, as a report lists it:

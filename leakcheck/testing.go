@@ -130,7 +130,7 @@ func Check(t testing.TB, opts ...Option) {
 		// What serial tests left while this one was parked in t.Parallel
 		// is theirs.
 		tcfg.current = append(append([]*Snapshot(nil), cfg.current...), w.parkedSnapshots...)
-		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout)}
+		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout), hardDeadline: testDeadline(t, cfg.timerBound())}
 		if len(overlapped) > 0 {
 			c.byLabel(label, overlapped)
 			c.blame = &blame{fn: w.fn, label: label, others: fns}
@@ -180,9 +180,9 @@ func VerifyNone(t TestingT, opts ...Option) {
 	if err := cfg.err(); err != nil {
 		t.Error(err)
 	} else {
-		c := &check{cfg: cfg, deadline: time.Now().Add(cfg.timeout)}
+		c := &check{cfg: cfg, deadline: time.Now().Add(cfg.timeout), hardDeadline: time.Now().Add(cfg.timerBound())}
 		if tb, ok := t.(testing.TB); ok {
-			c.deadline = testDeadline(tb, cfg.timeout)
+			c.deadline, c.hardDeadline = testDeadline(tb, cfg.timeout), testDeadline(tb, cfg.timerBound())
 		}
 		rep, err := c.run()
 		switch {
@@ -225,7 +225,7 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 		exitCode = 1
 		return
 	}
-	c := &check{cfg: cfg, deadline: time.Now().Add(cfg.timeout)}
+	c := &check{cfg: cfg, deadline: time.Now().Add(cfg.timeout), hardDeadline: time.Now().Add(cfg.timerBound())}
 	rep, err := c.run()
 	switch {
 	case err != nil:
