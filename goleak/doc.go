@@ -46,7 +46,12 @@
 //	      fd 7 file /tmp/app-1234/current.log
 //
 // Leaks are waited for as leakcheck waits: polling with back-off for up to
-// leakcheck.DefaultTimeout, and a clean check returns at once.
+// leakcheck.DefaultTimeout (goleak gives up after about half a second), and
+// a clean check returns at once.
+//
+// RunOnFailure does what goleak's main branch means it to: VerifyTestMain
+// reports leaks after failed tests too. (goleak's own VerifyTestMain
+// currently rejects it as if it were passed to Find, uber-go/goleak#132.)
 //
 // # Checking goroutines only
 //
