@@ -39,7 +39,7 @@
 //
 //	leakcheck: 2 leaked after waiting 3s: 1 goroutine, 1 fd
 //	goroutines (1):
-//	  1 × example.com/app.(*Tailer).follow [chan receive], created by example.com/app.(*Tailer).Start
+//	  1 × example.com/app.(*Tailer).follow [chan receive], created by example.com/app.(*Tailer).Start at app/tailer.go:31
 //	      goroutine 21 [chan receive] at /src/app/tailer.go:40
 //	fds (1):
 //	  file (1):

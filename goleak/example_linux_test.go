@@ -28,7 +28,7 @@ func ExampleVerifyNone_file() {
 	// Output:
 	// leakcheck: 2 leaked after waiting T: 1 goroutine, 1 fd (… ignored)
 	// goroutines (1):
-	//   1 × github.com/leakcheck/go/goleak_test.follow [chan receive], created by github.com/leakcheck/go/goleak_test.ExampleVerifyNone_file
+	//   1 × github.com/leakcheck/go/goleak_test.follow [chan receive], created by github.com/leakcheck/go/goleak_test.ExampleVerifyNone_file at example_linux_test.go:LINE
 	//       goroutine N [chan receive] at example_test.go:LINE
 	// fds (1):
 	//   file (1):

@@ -13,8 +13,10 @@ import (
 
 // printT is a stand-in for the test's t: it prints what the test would
 // fail with, with what changes from run to run masked: goroutine IDs,
-// descriptor numbers, source lines, the time waited, and the note counting
-// what was ignored (the runtime's threads, the testing package's files).
+// descriptor numbers, source lines, the time waited, the note counting
+// what was ignored (the runtime's threads, the testing package's files),
+// and where descriptors were created, which is shown only where eBPF may
+// run (as root).
 type printT struct{ dir string }
 
 func (p printT) Error(args ...any) {
@@ -35,7 +37,8 @@ var masks = []struct {
 	{regexp.MustCompile(`goroutine \d+`), "goroutine N"},
 	{regexp.MustCompile(`fd \d+`), "fd N"},
 	{regexp.MustCompile(` after waiting [0-9.]+[µm]?s`), " after waiting T"},
-	{regexp.MustCompile(` at \S*/([^/ ]+\.go):\d+`), " at $1:LINE"},
+	{regexp.MustCompile(`, (opened|created|accepted|started|duplicated) at \S+ \S+:\d+|\nnote: where they were created is not shown: .*`), ""},
+	{regexp.MustCompile(` at (?:\S*/)?([^/ ]+\.go):\d+`), " at $1:LINE"},
 	{regexp.MustCompile(`(?m) \(\d+ .* ignored\)$`), " (… ignored)"},
 }
 
@@ -58,7 +61,7 @@ func ExampleVerifyNone() {
 	// Output:
 	// leakcheck: 1 leaked after waiting T: 1 goroutine (… ignored)
 	// goroutines (1):
-	//   1 × github.com/leakcheck/go/goleak_test.follow [chan receive], created by github.com/leakcheck/go/goleak_test.ExampleVerifyNone
+	//   1 × github.com/leakcheck/go/goleak_test.follow [chan receive], created by github.com/leakcheck/go/goleak_test.ExampleVerifyNone at example_test.go:LINE
 	//       goroutine N [chan receive] at example_test.go:LINE
 }
 
@@ -79,6 +82,6 @@ func ExampleVerifyNone_goroutinesOnly() {
 	// Output:
 	// leakcheck: 1 leaked after waiting T: 1 goroutine (… ignored)
 	// goroutines (1):
-	//   1 × github.com/leakcheck/go/goleak_test.follow [chan receive], created by github.com/leakcheck/go/goleak_test.ExampleVerifyNone_goroutinesOnly
+	//   1 × github.com/leakcheck/go/goleak_test.follow [chan receive], created by github.com/leakcheck/go/goleak_test.ExampleVerifyNone_goroutinesOnly at example_test.go:LINE
 	//       goroutine N [chan receive] at example_test.go:LINE
 }

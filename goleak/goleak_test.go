@@ -3,6 +3,7 @@ package goleak_test
 import (
 	"os"
 	"os/signal"
+	"regexp"
 	"testing"
 	"time"
 
@@ -179,7 +180,7 @@ func TestFindError(t *testing.T) {
 	err := goleak.Find(leakcheck.WithTimeout(50 * time.Millisecond))
 	require.Error(t, err)
 	assert.Regexp(t, `^leakcheck: 1 leaked after waiting \S+: 1 goroutine`, err.Error())
-	assert.Contains(t, err.Error(), "\ngoroutines (1):\n  1 × "+pkg+"blockedOn [chan receive], created by "+pkg+"TestFindError\n")
+	assert.Regexp(t, `\ngoroutines \(1\):\n  1 × `+regexp.QuoteMeta(pkg+"blockedOn [chan receive], created by "+pkg+"TestFindError")+` at \S*goleak_test.go:\d+\n`, err.Error())
 }
 
 // Options only VerifyNone or VerifyTestMain take are an error from Find,

@@ -70,7 +70,7 @@ func migratedPackages() []migrated {
 			goleak: outcome{"ok", storeClean, nil},
 			dropin: onLinux(outcome{"FAIL",
 				map[string]string{"TestStoreOpenClose": "pass", "TestStoreClosedInCleanup": "fail", "TestStoreRoll": "fail"},
-				[]string{"TestStoreClosedInCleanup", "/00000000.seg\n", "1 leaked after waiting"}},
+				[]string{"TestStoreClosedInCleanup", "/00000000.seg", "1 leaked after waiting"}},
 				outcome{"ok", storeClean, nil}),
 		},
 		{dir: "mainverify",
@@ -88,7 +88,7 @@ func migratedPackages() []migrated {
 			goleak: outcome{"ok", map[string]string{"TestParse": "pass", "TestParseSkipsJunk": "pass"}, nil},
 			dropin: onLinux(outcome{"FAIL", map[string]string{"TestParse": "pass", "TestParseSkipsJunk": "pass"}, []string{
 				"leaks after the tests: leakcheck: 1 leaked after waiting",
-				"  deleted file (1):\n      fd ", "-basic.conf (deleted)\n",
+				"  deleted file (1):\n      fd ", "-basic.conf (deleted)",
 			}}, outcome{"ok", map[string]string{"TestParse": "pass", "TestParseSkipsJunk": "pass"}, nil}),
 		},
 		{dir: "maincurrent",
