@@ -51,8 +51,13 @@ func VerifyNone(t TestingT, options ...Option) {
 //	func TestMain(m *testing.M) {
 //		goleak.VerifyTestMain(m)
 //	}
+//
+// Like goleak's, and unlike leakcheck.VerifyTestMain, it does not run the
+// test binary again to find the test behind a leak, which would repeat
+// TestMain's set-up once per test; pass leakcheck.WithBisect to have it do
+// so.
 func VerifyTestMain(m TestingM, options ...Option) {
-	leakcheck.VerifyTestMain(m, options...)
+	leakcheck.VerifyTestMain(m, append([]Option{leakcheck.WithBisect(0)}, options...)...)
 }
 
 // IgnoreTopFunction ignores goroutines whose stack has function f on top.

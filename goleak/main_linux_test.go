@@ -27,5 +27,6 @@ func TestVerifyTestMainReportsListener(t *testing.T) {
 	m := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)\n`).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
 	assert.Contains(t, out, "leakcheck: errors on successful test run:\nleakcheck: 1 leaked after waiting ")
+	assert.NotContains(t, out, "one by one", "the drop-in does not re-run the tests, as goleak does not")
 	assert.Regexp(t, `sockets \(1\):\n  tcp LISTEN \(1\):\n      fd \d+ tcp `+regexp.QuoteMeta(m[1])+` LISTEN`+origin+`\n`, out)
 }

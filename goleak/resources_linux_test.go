@@ -18,7 +18,7 @@ import (
 
 // origin is where a descriptor was created, which a report shows where eBPF
 // may run (as root) once a baseline has started leakcheck's tracer.
-const origin = `(, (opened|created) at \S+ \S+:\d+)?`
+const origin = `(, (opened|created) at \S+ \S+:\d+.*)?`
 
 // openFixtures opens a file and a listener, as shared set-up does, and
 // closes them when the test ends.
