@@ -342,3 +342,15 @@ func BenchmarkCount(b *testing.B) {
 		}
 	})
 }
+
+func TestOwnNamesSelf(t *testing.T) {
+	// The main thread never renamed itself: its comm is one of the names.
+	ts, err := List(0)
+	require.NoError(t, err)
+	main := slices.IndexFunc(ts, func(th Thread) bool { return th.TID == os.Getpid() })
+	require.GreaterOrEqual(t, main, 0)
+	names := OwnNames(0)
+	assert.Contains(t, names, ts[main].Name, "the main thread's name %q among %q", ts[main].Name, names)
+	assert.Equal(t, names, OwnNames(os.Getpid()), "by pid, the same")
+	assert.Empty(t, OwnNames(4194305), "no such process: nothing")
+}
