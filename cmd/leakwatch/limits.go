@@ -56,6 +56,7 @@ func (l *limits) Set(v string) error {
 		if err := checkKey(key); err != nil {
 			return err
 		}
+		key = familyKey(key) // threads/RPC-Processor-1 means its family
 		if l.per == nil {
 			l.per = map[string]float64{}
 		}

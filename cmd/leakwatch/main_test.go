@@ -25,6 +25,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 const (
 	runEnv   = "LEAKWATCH_TEST_RUN"
 	childEnv = "LEAKWATCH_TEST_CHILD"
+	portEnv  = "LEAKWATCH_TEST_PORT" // the port a child listens on; 0 or unset: any
+	dirEnv   = "LEAKWATCH_TEST_DIR"  // where a child makes its directory
 )
 
 func TestMain(m *testing.M) {
@@ -44,17 +46,20 @@ func TestMain(m *testing.M) {
 //	clean   does the same work and closes everything
 //	exit3   sleeps 300ms and exits with status 3
 //	hold    holds about $LEAKWATCH_TEST_HOLD descriptors, says "ready" and waits
-//	cycles  on each line of stdin, "leak" or "clean", does one such step and answers "ok"
+//	cycles  says "ready", then on each line of stdin does one step and
+//	        answers "ok": "leak" or "clean" as above, "runtime" locks four
+//	        threads that keep the process's name (the runtime starts more),
+//	        "named" starts a thread named worker-N
 //
 // Children give up after a minute, so a failed test leaves nothing behind.
 func child(role string) int {
 	time.AfterFunc(time.Minute, func() { os.Exit(9) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv(portEnv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 8
 	}
-	dir, err := os.MkdirTemp("", "leakwatch-child-")
+	dir, err := os.MkdirTemp(os.Getenv(dirEnv), "leakwatch-child-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 8
@@ -117,9 +122,27 @@ func child(role string) int {
 		time.Sleep(300 * time.Millisecond)
 		return 3
 	case "cycles":
+		fmt.Println("ready")
 		in := bufio.NewScanner(os.Stdin)
+		threads := 0
 		for in.Scan() {
-			if err := step(in.Text() == "leak"); err != nil {
+			var err error
+			switch in.Text() {
+			case "leak", "clean":
+				err = step(in.Text() == "leak")
+			case "named":
+				threads++
+				err = startThread(true, "worker-"+strconv.Itoa(threads))
+			case "runtime":
+				// Threads locked by goroutines that never end make the
+				// runtime start more for the others.
+				for i := 0; i < 4 && err == nil; i++ {
+					err = startThread(false, "")
+				}
+			default:
+				err = fmt.Errorf("unknown step %q", in.Text())
+			}
+			if err != nil {
 				fmt.Println("error:", err)
 				return 8
 			}

@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/leakcheck"
-	"github.com/leakcheck/go/sockstate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -136,6 +134,7 @@ func TestLimitsSet(t *testing.T) {
 		{in: "NaN", err: "want a number ≥ 0"},
 		{in: "1,,2", err: "empty item"},
 		{in: "goroutines=1", err: "want fds, sockets or threads"},
+		{in: "threads/RPC-Processor-7=0", want: "threads/RPC-Processor-*=0"},
 	} {
 		var l limits
 		err := l.Set(tc.in)
@@ -194,48 +193,6 @@ func TestUsageErrors(t *testing.T) {
 	assert.Contains(t, errOut.String(), "-max-slope")
 }
 
-func TestReadSnapshotErrors(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{`{"schema":"x"}`, `schema "x"`},
-		{`{"schema":"leakwatch.snapshot/v1","pid":0}`, "pid 0"},
-		{`{"schema":"leakwatch.snapshot/v1","pid":5,"fds":[{"num":3,"kind":"wormhole"}]}`, `unknown kind "wormhole"`},
-		{`{"schema":"leakwatch.snapshot/v1","pid":5,"sockets":[{"inode":9,"proto":"tcp","state":"NAPPING"}]}`, `unknown state "NAPPING"`},
-		{`{"schema":"leakwatch.snapshot/v1","pid":5,"sockets":[{"inode":9,"proto":"ipx","state":"LISTEN"}]}`, `unknown protocol "ipx"`},
-		{`{"schema":"leakwatch.snapshot/v1","pid":5,"sockets":[{"inode":9,"proto":"tcp","state":"LISTEN","local":"nowhere"}]}`, "socket 9"},
-		{`{"schema":`, "unexpected EOF"},
-	} {
-		_, _, _, err := readSnapshot(strings.NewReader(tc.in))
-		assert.ErrorContains(t, err, tc.want, tc.in)
-	}
-	f, fds, socks, err := readSnapshot(strings.NewReader(`{"schema":"leakwatch.snapshot/v1","pid":5,
-		"fds":[{"num":4,"kind":"deleted file","target":"/x (deleted)"},{"num":3,"kind":"socket","target":"socket:[9]","ino":9}],
-		"sockets":[{"inode":9,"fd":3,"proto":"tcp6","state":"CLOSE_WAIT","local":"[::1]:80","remote":"[::1]:5000"}]}`))
-	require.NoError(t, err)
-	assert.Equal(t, 5, f.PID)
-	assert.Equal(t, "fd 3 socket:[9]", fds.FDs[0].String(), "sorted by number")
-	assert.Equal(t, "fd 3 tcp6 [::1]:80 → [::1]:5000 CLOSE_WAIT", socks.Sockets[0].String())
-}
-
-func FuzzReadSnapshot(f *testing.F) {
-	f.Add([]byte(`{"schema":"leakwatch.snapshot/v1","pid":5,"fds":[{"num":3,"kind":"socket","target":"socket:[9]","ino":9}],"sockets":[{"inode":9,"fd":3,"proto":"tcp","state":"LISTEN","local":"127.0.0.1:80"}],"threads":[{"tid":5,"name":"x"}]}`))
-	f.Add([]byte(`{"schema":"leakwatch.snapshot/v1","pid":1}`))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		a, fds, socks, err := readSnapshot(bytes.NewReader(in))
-		if err != nil {
-			return
-		}
-		// Whatever reads must diff against itself without panicking, and
-		// find nothing new.
-		r, err := diffReport(a, a, [2]*fdsnap.Snapshot{fds, fds}, [2]*sockstate.Snapshot{socks, socks})
-		if err != nil {
-			t.Fatalf("a snapshot does not compare with itself: %v", err)
-		}
-		if len(r.Categories) != 0 {
-			t.Fatalf("a snapshot differs from itself: %s", r)
-		}
-	})
-}
-
 func FuzzLimitsSet(f *testing.F) {
 	for _, s := range []string{"0.5", "sockets=0.1,fds/eventfd=0", "1, threads=0", "x=", "=1"} {
 		f.Add(s)
@@ -250,4 +207,25 @@ func FuzzLimitsSet(f *testing.F) {
 			t.Fatalf("%q parsed, but its rendering %q does not: %v", in, l.String(), err)
 		}
 	})
+}
+
+func TestFamilyCountsAndReport(t *testing.T) {
+	assert.Equal(t, series.Counts{"threads": 4, "threads/RPC-Processor-*": 3, "threads/main": 1, "fds/file": 2},
+		familyCounts(series.Counts{"threads": 4, "threads/RPC-Processor-1": 1, "threads/RPC-Processor-2": 1, "threads/RPC-Processor-12": 1, "threads/main": 1, "fds/file": 2}),
+		"numbered thread names add up under their family; other keys are kept")
+
+	r := &leakcheck.Report{Target: "pid 7", Categories: []leakcheck.Category{{Resource: leakcheck.Threads, Groups: []leakcheck.Group{
+		{Key: "RPC-Processor-2", Items: []string{"thread 12 RPC-Processor-2"}},
+		{Key: "gc", Items: []string{"thread 9 gc", "thread 10 gc"}},
+		{Key: "RPC-Processor-1", Items: []string{"thread 11 RPC-Processor-1"}},
+		{Key: "RPC-Processor-3", Items: []string{"thread 13 RPC-Processor-3"}},
+	}}}}
+	got := familyReport(r)
+	assert.Equal(t, []leakcheck.Group{
+		{Key: "RPC-Processor-*", Items: []string{"thread 11 RPC-Processor-1", "thread 12 RPC-Processor-2", "thread 13 RPC-Processor-3"}},
+		{Key: "gc", Items: []string{"thread 9 gc", "thread 10 gc"}},
+	}, got.Categories[0].Groups, "one group per family, largest first, items by thread id")
+	assert.Equal(t, map[string]int{"threads": 5, "threads/RPC-Processor-*": 3, "threads/gc": 2}, got.Counts())
+	assert.Equal(t, "RPC-Processor-2", r.Categories[0].Groups[0].Key, "the report given is left as it was")
+	assert.True(t, got.Leaked(), "the copy keeps the report's tolerances")
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,69 +204,4 @@ func TestWatchInterrupted(t *testing.T) {
 	require.NotNil(t, m, "the command is terminated after the last sample: %s", out.String())
 	pid, _ := strconv.Atoi(m[1])
 	assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "the command was waited for")
-}
-
-func TestSnapshotDiff(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=cycles")
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
-	replies := bufio.NewScanner(stdout)
-	cycle := func(what string, n int) {
-		for range n {
-			_, err := io.WriteString(stdin, what+"\n")
-			require.NoError(t, err)
-			require.True(t, replies.Scan())
-			require.Equal(t, "ok", replies.Text())
-		}
-	}
-	pid := strconv.Itoa(cmd.Process.Pid)
-	dir := t.TempDir()
-	snap := func(name string) string {
-		path := filepath.Join(dir, name)
-		status, _, _ := leakwatch(t, "snapshot", "-p", pid, "-o", path)
-		require.Equal(t, exitOK, status)
-		return path
-	}
-
-	cycle("clean", 1) // warm-up: one-time initialisation is not a leak
-	before := snap("before.json")
-	cycle("leak", 3)
-	leaked := snap("leaked.json")
-	cycle("clean", 5)
-	after := snap("after.json")
-
-	status, out, _ := leakwatch(t, "diff", before, leaked)
-	assert.Equal(t, exitGrowth, status)
-	assert.Regexp(t, `(?m)^  deleted file +\d+ +\d+ +\+3$`, out, "counts before and after")
-	assert.Contains(t, out, "leakcheck: 6 leaked by pid "+pid+": 3 fds, 3 sockets")
-	assert.Contains(t, out, "\n  deleted file (3):\n")
-	assert.Contains(t, out, "\n  tcp CLOSE_WAIT (3):\n")
-	assert.Regexp(t, closeWaitItem, out)
-	assert.Regexp(t, deletedItem, out)
-	assert.Contains(t, out, "exceeded: 3 new sockets/tcp CLOSE_WAIT, more than --tolerance 0")
-
-	status, _, _ = leakwatch(t, "diff", "--tolerance", "3", before, leaked)
-	assert.Equal(t, exitOK, status, "a tolerance of 3 lets 3 pass")
-	status, out, _ = leakwatch(t, "diff", "--tolerance", "fds=3,sockets=2", before, leaked)
-	assert.Equal(t, exitGrowth, status)
-	assert.Contains(t, out, "exceeded: 3 new sockets, more than --tolerance 2")
-	assert.NotContains(t, out, "new fds", "fds are within their tolerance")
-
-	status, out, _ = leakwatch(t, "diff", leaked, after)
-	assert.Equal(t, exitOK, status, "clean cycles add nothing")
-	assert.Contains(t, out, "leakcheck: no leaks in pid "+pid)
-
-	// Misuse.
-	other := startChild(t, "clean")
-	otherSnap := filepath.Join(dir, "other.json")
-	status, _, _ = leakwatch(t, "snapshot", "-p", strconv.Itoa(other.Process.Pid), "-o", otherSnap)
-	require.Equal(t, exitOK, status)
-	status, _, errOut := leakwatch(t, "diff", before, otherSnap)
-	assert.Equal(t, exitUsage, status)
-	assert.Contains(t, errOut, "only compare within one process")
 }
