@@ -15,7 +15,8 @@ import (
 // of eight named threads six times. With "leak", a restart starts a new
 // pool and never stops the old one (the threads park forever); with
 // "clean", it stops and joins the old pool first. It listens on the port
-// it is given once the JVM is up (the readiness handshake), and exits 0
+// it is given once the JVM is up and the first pool runs (the readiness
+// handshake), and exits 0
 // after the last restart.
 const raftPool = `
 import java.net.InetAddress;
@@ -51,8 +52,8 @@ public class RaftPool {
 
     public static void main(String[] args) throws Exception {
         boolean leak = args[0].equals("leak");
+        List<Thread> pool = startPool(8); // start-up: the first pool
         ServerSocket ready = new ServerSocket(Integer.parseInt(args[1]), 1, InetAddress.getLoopbackAddress());
-        List<Thread> pool = startPool(8);
         for (int restart = 0; restart < 6; restart++) {
             Thread.sleep(150);
             if (!leak) {

@@ -218,19 +218,45 @@ func startChild(t *testing.T, role string) *exec.Cmd {
 	return cmd
 }
 
+// A -p target is watched in step with the test: the target, driven over
+// stdin, takes one step (a leak, or the same work closed) per progress
+// line, that is per sample, so the growth per sample is the same however
+// loaded the machine is; then a Ctrl-C ends the watch.
 func TestWatchPID(t *testing.T) {
-	leaky := startChild(t, "leaky")
-	pid := strconv.Itoa(leaky.Process.Pid)
-	status, out, _ := leakwatch(t, "-p", pid, "--interval=20ms", "--duration=400ms")
-	require.Equal(t, exitGrowth, status, "red by default")
-	assert.Contains(t, out, "leakwatch: pid "+pid+" (leakwatch.test)")
-	assert.Regexp(t, closeWaitItem, out)
-	assert.NotContains(t, out, "exited with", "a -p target's exit status is not leakwatch's to see")
-	assert.NoError(t, leaky.Process.Signal(syscall.Signal(0)), "a process watched by -p is left running")
-
-	clean := startChild(t, "clean")
-	status, _, _ = leakwatch(t, "-p", strconv.Itoa(clean.Process.Pid), "--interval=20ms", "--duration=400ms")
-	assert.Equal(t, exitOK, status)
+	for _, tc := range []struct {
+		step   string
+		status int
+	}{{"leak", exitGrowth}, {"clean", exitOK}} {
+		t.Run(tc.step, func(t *testing.T) {
+			pid, step := cyclesChild(t)
+			cmd, lines, stderr := leakwatchProcess(t, nil, "-p", pid, "--interval=20ms", "--print-every=1ms")
+			for range 30 {
+				require.True(t, lines.Scan(), "a progress line: %s", stderr)
+				require.Regexp(t, `^[0-9.]+s #\d+  fds `, lines.Text())
+				step(tc.step, 1)
+			}
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			var out strings.Builder
+			for lines.Scan() {
+				out.WriteString(lines.Text() + "\n")
+			}
+			var ee *exec.ExitError
+			if err := cmd.Wait(); err != nil {
+				require.ErrorAs(t, err, &ee)
+			}
+			t.Logf("%s", out.String())
+			require.Equal(t, tc.status, cmd.ProcessState.ExitCode(), "red by default: %s", stderr)
+			assert.Contains(t, out.String(), "leakwatch: pid "+pid+" (leakwatch.test)")
+			assert.Contains(t, out.String(), "until interrupted")
+			assert.NotContains(t, out.String(), "exited with", "a -p target's exit status is not leakwatch's to see")
+			p, _ := strconv.Atoi(pid)
+			assert.NoError(t, syscall.Kill(p, 0), "a process watched by -p is left running")
+			if tc.step == "leak" {
+				assert.Regexp(t, `(?m)^exceeded: sockets/tcp CLOSE_WAIT grew`, out.String())
+				assert.Regexp(t, closeWaitItem, out.String())
+			}
+		})
+	}
 }
 
 // The target's fate is part of the result: a command that crashes or exits
@@ -349,14 +375,17 @@ func TestWatchStartupIsNotGrowth(t *testing.T) {
 		assert.NotContains(t, out, "startup-")
 	})
 	t.Run("warm-up share, until the process exits", func(t *testing.T) {
-		// No --duration: the warm-up is 20% of however many samples the
-		// watch ends with. The child starts up in about 100ms and lives 3s.
+		// No --duration: the warm-up is a share of however many samples
+		// the watch ends with. The child starts up (its pool of ten files
+		// fills in about 50ms) and then lives six times as long as its
+		// start-up took: half of the samples cover the start-up even when
+		// a loaded machine samples unevenly.
 		setChild(t, "idle", "0", steps)
-		t.Setenv(ageEnv, "8") // and eight times its start-up: the warm-up (a fifth) covers that
-		t.Setenv(startupEnv, "20")
-		status, out, _ := leakwatch(t, "--interval=20ms", "--", os.Args[0])
+		t.Setenv(ageEnv, "6")
+		t.Setenv(startupEnv, "10")
+		status, out, _ := leakwatch(t, "--interval=20ms", "--warmup=0.5", "--", os.Args[0])
 		require.Equal(t, exitOK, status)
-		assert.Contains(t, out, "until the process exited; warm-up 20% (")
+		assert.Contains(t, out, "until the process exited; warm-up 50% (")
 		// The base is the first snapshot after the warm-up, or in a long
 		// watch one of the few kept just after it.
 		assert.Regexp(t, `(?m)^new at .+ since \S+, sample \d+ \((the first full snapshot after the warm-up of \d+ samples|a full snapshot \d+ samples? after the warm-up of \d+ ended: .*)\):$`, out)
@@ -410,7 +439,10 @@ func TestWatchOutputPathsFirst(t *testing.T) {
 	t.Run("writable", func(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "started")
 		jsonFile := filepath.Join(dir, "w.json")
-		status, _, _ := watchChild(t, "idle", 10, map[string]string{markerEnv: marker}, "--interval=20ms", "--json", jsonFile)
+		setChild(t, "idle", "0", 10)
+		t.Setenv(markerEnv, marker)
+		// Growth is not the point here, nor readiness: --report-only.
+		status, _, _ := leakwatch(t, "--interval=20ms", "--report-only", "--json", jsonFile, "--", os.Args[0])
 		assert.Equal(t, exitOK, status)
 		assert.FileExists(t, marker)
 		assert.Equal(t, exitOK, readWatchJSON(t, jsonFile).Exit)
@@ -520,7 +552,7 @@ func watchUntil(t *testing.T, line string, env []string, args ...string) (int, s
 
 func TestWatchInterrupted(t *testing.T) {
 	port := freePort(t)
-	cmd, lines, stderr := leakwatchProcess(t, []string{childEnv + "=clean", portEnv + "=" + port, dirEnv + "=" + t.TempDir()},
+	cmd, lines, stderr := leakwatchProcess(t, []string{childEnv + "=idle", portEnv + "=" + port, dirEnv + "=" + t.TempDir()},
 		"--interval=20ms", "--print-every=20ms", "--ready-port", port, "--", os.Args[0])
 	// Interrupt once the progress shows the listener (the child is ready)
 	// and ten samples since: enough for a slope.
@@ -545,7 +577,7 @@ func TestWatchInterrupted(t *testing.T) {
 		out.WriteString(lines.Text() + "\n")
 	}
 	err := cmd.Wait()
-	require.NoError(t, err, "interrupted, a clean watch exits 0: %s\n%s", out.String(), stderr)
+	require.NoError(t, err, "interrupted, a watch of an idle child exits 0: %s\n%s", out.String(), stderr)
 	assert.Contains(t, out.String(), "until interrupted")
 	m := regexp.MustCompile(`(?m)^leakwatch\.test \(pid (\d+)\) stopped by leakwatch: signal SIGTERM \(terminated\)$`).FindStringSubmatch(out.String())
 	require.NotNil(t, m, "the command is terminated after the last sample: %s", out.String())
