@@ -56,6 +56,7 @@ func (l *limits) Set(v string) error {
 		if err := checkKey(key); err != nil {
 			return err
 		}
+		key = familyKey(key) // threads/RPC-Processor-1 means its family
 		if l.per == nil {
 			l.per = map[string]float64{}
 		}
@@ -76,6 +77,12 @@ func checkKey(key string) error {
 	return nil
 }
 
+// exact returns the threshold given for key itself.
+func (l *limits) exact(key string) (float64, bool) {
+	n, ok := l.per[key]
+	return n, ok
+}
+
 // limit returns the threshold for key: its own, else its resource's
 // ("sockets" for "sockets/tcp CLOSE_WAIT"), else the global one.
 func (l *limits) limit(key string) (float64, bool) {
@@ -94,3 +101,17 @@ func (l *limits) set() bool { return l.hasGlob || len(l.per) > 0 }
 // keys returns the categories named explicitly, so they are judged even
 // when the series never saw them.
 func (l *limits) keys() []string { return slices.Sorted(maps.Keys(l.per)) }
+
+func fmtLimit(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// limitsNote says which thresholds were given.
+func limitsNote(maxSlope, maxGrowth *limits) string {
+	var parts []string
+	if maxSlope.set() {
+		parts = append(parts, "--max-slope "+maxSlope.String())
+	}
+	if maxGrowth.set() {
+		parts = append(parts, "--max-growth "+maxGrowth.String())
+	}
+	return strings.Join(parts, ", ")
+}

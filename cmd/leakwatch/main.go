@@ -1,6 +1,7 @@
 // Command leakwatch watches a running process, or a command it starts,
 // for growing file descriptors, sockets and OS threads, and fails when they
-// grow: a soak test's eyes for services written in any language.
+// grow: a soak test's eyes for services written in any language, red by
+// default in CI.
 //
 // Usage:
 //
@@ -12,37 +13,57 @@
 //
 // # Watch
 //
-// Every --interval (1s) leakwatch counts the target's descriptors by kind
-// (fds/file, fds/eventfd, …; sockets are not fds here), its sockets by
-// protocol and state (sockets/tcp CLOSE_WAIT) and its threads by name
-// (threads/worker), for --duration, or until the target exits or leakwatch
-// is interrupted (Ctrl-C, SIGTERM). While it runs it rewrites one progress
-// line when standard output is a terminal, and otherwise prints a line every
+// Every --interval (1s) leakwatch takes a full snapshot of the target and
+// counts its descriptors by kind (fds/file, fds/eventfd, …; sockets are not
+// fds here), its sockets by protocol and state (sockets/tcp CLOSE_WAIT) and
+// its threads by name (threads/worker), for --duration, or until the target
+// exits or leakwatch is interrupted (Ctrl-C, SIGTERM). Threads whose names
+// differ only in their numbers count as one category, their family:
+// RPC-Processor-1, RPC-Processor-2, … are threads/RPC-Processor-* (see
+// threads.Family for the rule). While it runs it rewrites one progress line
+// when standard output is a terminal, and otherwise prints a line every
 // --print-every (10s). At the end it prints
 //
 //   - a summary table: each category's count at the start (the first sample
 //     after the warm-up), at the end, its maximum, and its Theil–Sen slope
-//     per sample and per second after the warm-up (--warmup, 0.2: the first
-//     fifth of the samples, when a service fills its pools);
-//   - the thresholds that were exceeded;
-//   - what the target holds at its last full snapshot that it did not hold at
-//     the first, by identity (descriptor number and object, socket inode,
-//     thread id), in leakcheck's report format, naming the culprits:
-//     "fd 9 tcp 127.0.0.1:51234 → 127.0.0.1:8080 CLOSE_WAIT". The first full
-//     snapshot is taken when the warm-up ends if --duration is set, else at
-//     the first sample; the last at the last sample.
+//     per sample and per second after the warm-up;
+//   - the verdict: the thresholds exceeded, or that none was;
+//   - what the target holds at its last look that it did not hold at the
+//     base, by identity (descriptor number and object, socket inode, thread
+//     id), in leakcheck's report format, naming the culprits: "fd 9 tcp
+//     127.0.0.1:51234 → 127.0.0.1:8080 CLOSE_WAIT";
+//   - how a command ended (its exit status or signal), and leakwatch's own
+//     exit status with the reason.
 //
-// --max-slope and --max-growth set thresholds: one for every category
+// # Warm-up and readiness
+//
+// Start-up is not growth. The warm-up is the leading --warmup share of the
+// samples (0.2, leakcheck.DefaultWarmup), or with --ready-after DURATION
+// the samples until that long after the start, or with --ready-port N the
+// samples until the target listens on TCP port N. The warm-up is left out
+// of the start, growth and slopes, and the final diff's base is the first
+// full snapshot after it; the summary says which.
+//
+// # Verdict
+//
+// With no threshold, a watch is judged as leakcheck.Soak judges a soak: a
+// category fails when its slope after the warm-up exceeds
+// leakcheck.DefaultMaxSlope (0.05) per sample. --max-slope (per second) and
+// --max-growth (end minus start) set thresholds: one for every category
 // ("0.5"), per category ("sockets=0.1,fds/eventfd=0"), or both ("1,
 // threads=0"). A category's own threshold wins, then its resource's
 // ("sockets" covers "sockets/tcp CLOSE_WAIT"), then the one for every
-// category. Slopes are per second; growth is end minus start. Repeating a
-// flag adds to it. Without thresholds leakwatch only reports.
+// category; categories no threshold covers keep the default. Repeating a
+// flag adds to it. As in leakcheck, threads that never named themselves
+// (they carry the process's own name, as the Go runtime's do) and the
+// threads total are judged only by a threshold that names them.
+// --report-only judges nothing.
 //
-// --json FILE writes the samples, the summary, the exceeded thresholds and
-// the final diff (schema "leakwatch.watch/v1"; the samples follow
-// "leakcheck.series/v1"); --svg FILE writes a line chart of the categories
-// that grew most.
+// --json FILE writes the samples, the summary, the verdict and the final
+// diff (schema "leakwatch.watch/v2", documented in cmd/leakwatch/README.md;
+// the samples follow "leakcheck.series/v1"); --svg FILE writes a line chart
+// of the categories that grew most. Both paths are opened before the watch
+// starts, so a bad one fails at once.
 //
 // # Watching a command
 //
@@ -55,18 +76,26 @@
 // same happens when --duration ends; a second Ctrl-C ends leakwatch at
 // once. If leakwatch itself dies, CMD gets SIGTERM (Linux's parent-death
 // signal). Because CMD is not in the terminal's foreground group, a CMD
-// that reads the terminal stops (SIGTTIN): redirect its input. CMD's own
-// exit status is printed but never becomes leakwatch's.
+// that reads the terminal stops (SIGTTIN): redirect its input.
+//
+// CMD's fate is part of the result: a CMD that crashes (a signal) or exits
+// non-zero on its own makes leakwatch exit 3, unless --ignore-exit; after
+// leakwatch's SIGTERM, dying of it or exiting 0 or 143 (128+SIGTERM, as the
+// JVM does) is no failure.
 //
 // # Snapshots
 //
 // leakwatch snapshot -p PID writes every descriptor, socket and thread of
 // PID as JSON (schema "leakwatch.snapshot/v1") to standard output, or to -o
 // FILE. leakwatch diff a.json b.json prints the counts of both and what b
-// holds that a did not, by identity, and fails when more new items than
-// --tolerance allows appeared in a category (default 0; "2" for every
-// category, or "fds/file=2,sockets=0", a resource's covering its
-// categories). Both snapshots must be of the same process. The pattern it serves:
+// holds that a did not, by identity, judged as leakcheck judges (new
+// threads that never named themselves are counted as ignored), and fails
+// when more new items than --tolerance allows appeared in a category
+// (default 0; "2" for every category, or "fds/file=2,sockets=0", a
+// resource's covering its categories). It reads its input strictly: one
+// object per file, every list present, no descriptor, socket or thread
+// twice, no negative number, counts that match the lists, the earlier
+// snapshot first, both of the same process. The pattern it serves:
 //
 //	leakwatch snapshot -p "$(pidof lxd)" > before.json
 //	for i in 1 2 3 4 5; do lxc launch img c$i && lxc delete -f c$i; done
@@ -75,10 +104,14 @@
 //
 // # Exit status
 //
-// 0 when nothing exceeded a threshold (or the tolerance, for diff); 1 when
-// something did; 2 for a usage error, or when the target cannot be read: no
-// such process, permission denied (another user's process needs root or
-// CAP_SYS_PTRACE), or a platform other than Linux.
+//	0  nothing grew over its threshold (or the tolerance, for diff)
+//	1  something did
+//	2  usage error, or the target cannot be read: no such process,
+//	   permission denied (another user's process needs root or
+//	   CAP_SYS_PTRACE), a platform other than Linux
+//	3  the command crashed or exited non-zero on its own (--ignore-exit
+//	   turns this off); it wins over 1, since its numbers may be cut short
+//	4  the target never became ready (--ready-port, --ready-after)
 package main
 
 import "os"

@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,8 +25,14 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // leakwatch itself (runEnv: its arguments are leakwatch's), a child to be
 // watched (childEnv), or the tests.
 const (
-	runEnv   = "LEAKWATCH_TEST_RUN"
-	childEnv = "LEAKWATCH_TEST_CHILD"
+	runEnv     = "LEAKWATCH_TEST_RUN"
+	childEnv   = "LEAKWATCH_TEST_CHILD"
+	portEnv    = "LEAKWATCH_TEST_PORT"    // the port a child listens on once ready; 0 or unset: any
+	startupEnv = "LEAKWATCH_TEST_STARTUP" // files a child opens, and keeps, before it is ready
+	lifeEnv    = "LEAKWATCH_TEST_LIFE"    // how many steps a leaky, clean or idle child takes once ready; unset: a minute's worth
+	ageEnv     = "LEAKWATCH_TEST_AGE"     // and it lives at least this many times as long as it took to be ready
+	markerEnv  = "LEAKWATCH_TEST_MARKER"  // a file a child creates when it starts
+	dirEnv     = "LEAKWATCH_TEST_DIR"     // where a child creates its files; the test removes it
 )
 
 func TestMain(m *testing.M) {
@@ -35,32 +43,64 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
 		os.Exit(child(role))
 	}
+	// Under -race, a process sleeps a second before it exits, to let the
+	// race detector report: not the children and leakwatch processes the
+	// tests start, whose exits are what a watch waits for.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	os.Exit(m.Run())
 }
 
-// child runs a watched process:
+// child runs a watched process. Each one first opens $LEAKWATCH_TEST_STARTUP
+// files named startup-N, one every 5ms (a pool filled at start-up, kept
+// open), then listens on $LEAKWATCH_TEST_PORT and prints "ready": the
+// readiness handshake, for --ready-port or for a test reading its output.
 //
 //	leaky   every 20ms, leaves a TCP connection in CLOSE_WAIT and a deleted file open
 //	clean   does the same work and closes everything
-//	exit3   sleeps 300ms and exits with status 3
-//	hold    holds about $LEAKWATCH_TEST_HOLD descriptors, says "ready" and waits
-//	cycles  on each line of stdin, "leak" or "clean", does one such step and answers "ok"
+//	idle    does nothing
+//	exit3   exits with status 3
+//	hold    holds about $LEAKWATCH_TEST_HOLD descriptors
+//	cycles  on each line of stdin does one step and answers "ok": "leak" or
+//	        "clean" as above, "runtime" locks four threads that keep the
+//	        process's name (the runtime starts more), "named" starts a
+//	        thread named worker-N
 //
-// Children give up after a minute, so a failed test leaves nothing behind.
+// leaky, clean and idle exit 0 after $LEAKWATCH_TEST_LIFE steps of 20ms, and
+// no sooner than $LEAKWATCH_TEST_AGE times the time from their start to
+// ready. Children give up after a minute, so a failed test leaves nothing
+// behind.
 func child(role string) int {
 	time.AfterFunc(time.Minute, func() { os.Exit(9) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 8
 	}
-	dir, err := os.MkdirTemp("", "leakwatch-child-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		return 8
+	if m := os.Getenv(markerEnv); m != "" {
+		if err := os.WriteFile(m, nil, 0o600); err != nil {
+			return fail(err)
+		}
 	}
-	defer os.RemoveAll(dir)
-	var kept []io.Closer // what a leaky step leaves open, reachable so no finalizer closes it
+	// The test removes the directory, not the child: files removed while
+	// the child exits would show as deleted files in its last samples.
+	dir := os.Getenv(dirEnv)
+	if dir == "" {
+		return fail(fmt.Errorf("no $%s", dirEnv))
+	}
+	var kept []io.Closer // what the start-up pool and a leaky step keep open, reachable so no finalizer closes it
+	defer func() { runtime.KeepAlive(kept) }()
+	startup, _ := strconv.Atoi(os.Getenv(startupEnv))
+	for i := range startup {
+		f, err := os.Create(filepath.Join(dir, "startup-"+strconv.Itoa(i)))
+		if err != nil {
+			return fail(err)
+		}
+		kept = append(kept, f)
+		time.Sleep(5 * time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv(portEnv))
+	if err != nil {
+		return fail(err)
+	}
 	n := 0
 	step := func(leak bool) error {
 		n++
@@ -90,15 +130,31 @@ func child(role string) int {
 		c.Close()
 		return f.Close()
 	}
+	// A life counted in steps leaks as much however loaded the machine is.
+	life := 3000
+	if n, err := strconv.Atoi(os.Getenv(lifeEnv)); err == nil {
+		life = n
+	}
+	var atLeast time.Time
+	if k, err := strconv.Atoi(os.Getenv(ageEnv)); err == nil {
+		age, err := processAge()
+		if err != nil {
+			return fail(err)
+		}
+		atLeast = time.Now().Add(time.Duration(k) * age)
+	}
 	switch role {
-	case "leaky", "clean":
-		for {
-			if err := step(role == "leaky"); err != nil {
-				fmt.Fprintln(os.Stderr, "child:", err)
-				return 8
+	case "leaky", "clean", "idle":
+		fmt.Println("ready")
+		for i := 0; i < life || time.Now().Before(atLeast); i++ {
+			if role != "idle" {
+				if err := step(role == "leaky"); err != nil {
+					return fail(err)
+				}
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		return 0
 	case "hold":
 		// Hold LEAKWATCH_TEST_HOLD descriptors in all (files, plus the
 		// listener and what the runtime has), for benchmarks.
@@ -106,30 +162,45 @@ func child(role string) int {
 		for i := 0; i < want-12; i++ {
 			f, err := os.Open(os.Args[0])
 			if err != nil {
-				fmt.Fprintln(os.Stderr, "child:", err)
-				return 8
+				return fail(err)
 			}
 			kept = append(kept, f)
 		}
 		fmt.Println("ready")
 		select {}
 	case "exit3":
-		time.Sleep(300 * time.Millisecond)
+		fmt.Println("ready")
 		return 3
 	case "cycles":
+		fmt.Println("ready")
 		in := bufio.NewScanner(os.Stdin)
+		threads := 0
 		for in.Scan() {
-			if err := step(in.Text() == "leak"); err != nil {
+			var err error
+			switch in.Text() {
+			case "leak", "clean":
+				err = step(in.Text() == "leak")
+			case "named":
+				threads++
+				err = startThread(true, "worker-"+strconv.Itoa(threads))
+			case "runtime":
+				// Threads locked by goroutines that never end make the
+				// runtime start more for the others.
+				for i := 0; i < 4 && err == nil; i++ {
+					err = startThread(false, "")
+				}
+			default:
+				err = fmt.Errorf("unknown step %q", in.Text())
+			}
+			if err != nil {
 				fmt.Println("error:", err)
 				return 8
 			}
 			fmt.Println("ok")
 		}
-		_ = kept
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "child: unknown role", role)
-	return 8
+	return fail(fmt.Errorf("unknown role %q", role))
 }
 
 // syncBuffer is a bytes.Buffer that a watched command's output can be

@@ -12,9 +12,11 @@ import (
 
 // Exit statuses.
 const (
-	exitOK     = 0 // nothing exceeded a threshold
-	exitGrowth = 1 // something did
-	exitUsage  = 2 // bad usage, or the target cannot be read
+	exitOK       = 0 // nothing exceeded a threshold
+	exitGrowth   = 1 // something did
+	exitUsage    = 2 // bad usage, or the target cannot be read
+	exitTarget   = 3 // the command crashed or exited non-zero (unless --ignore-exit)
+	exitNotReady = 4 // the target never became ready (--ready-port, --ready-after)
 )
 
 const usage = `usage:

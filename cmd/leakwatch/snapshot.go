@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,10 @@ type snapshotFile struct {
 	FDs     []jsonFD      `json:"fds"`
 	Sockets []jsonSocket  `json:"sockets"`
 	Threads []jsonThread  `json:"threads"`
+	// OwnNames are the names the process's threads carry when they never
+	// named themselves (threads.OwnNames): diff does not count new ones,
+	// as leakcheck does not. Files without it fall back to Name.
+	OwnNames []string `json:"own_names,omitempty"`
 }
 
 type jsonFD struct {
@@ -83,6 +88,13 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 	if err := checkPID(*pid); err != nil {
 		return usageError(stderr, "snapshot: %v", err)
 	}
+	file, err := openOut("-o", *out) // before the snapshot, so a bad path fails first
+	if err != nil {
+		fmt.Fprintf(stderr, "leakwatch: snapshot: %v\n", err)
+		return exitUsage
+	}
+	outs := &outputs{json: file}
+	defer outs.discard()
 	snap, err := takeSnapshot(*pid)
 	if err != nil {
 		return cannotRead(stderr, *pid, err)
@@ -92,8 +104,8 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 		return enc.Encode(snap)
 	}
-	if *out != "" {
-		err = writeFile(*out, write)
+	if file != nil {
+		err = file.write(write)
 	} else {
 		err = write(stdout)
 	}
@@ -122,10 +134,11 @@ func takeSnapshot(pid int) (*snapshotFile, error) {
 	}
 	f := &snapshotFile{
 		Schema: snapshotSchema, PID: pid, Time: now,
-		Counts:  series.CountsOf(fds, socks.Counts(), ts),
-		FDs:     []jsonFD{},
-		Sockets: []jsonSocket{},
-		Threads: []jsonThread{},
+		Counts:   series.CountsOf(fds, socks.Counts(), ts),
+		FDs:      []jsonFD{},
+		Sockets:  []jsonSocket{},
+		Threads:  []jsonThread{},
+		OwnNames: threads.OwnNames(pid),
 	}
 	for _, fd := range fds.FDs {
 		f.FDs = append(f.FDs, jsonFD{Num: fd.Num, Kind: fd.Kind.String(), Target: fd.Target, Dev: fd.Dev, Ino: fd.Ino, Detail: fd.Detail})
@@ -150,29 +163,37 @@ func takeSnapshot(pid int) (*snapshotFile, error) {
 	return f, nil
 }
 
-// readSnapshot decodes a snapshot file back into the library's types.
+// readSnapshot decodes a snapshot file back into the library's types. It
+// is strict: a file is one object in the schema, with every list, and
+// nothing that a snapshot cannot hold (a descriptor or thread twice, a
+// negative number, counts its lists contradict).
 func readSnapshot(r io.Reader) (*snapshotFile, *fdsnap.Snapshot, *sockstate.Snapshot, error) {
-	var f snapshotFile
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&f); err != nil {
+	f, err := decodeSnapshot(r)
+	if err != nil {
 		return nil, nil, nil, err
 	}
-	if f.Schema != snapshotSchema {
-		return nil, nil, nil, fmt.Errorf("schema %q, want %q (a file leakwatch snapshot wrote)", f.Schema, snapshotSchema)
-	}
-	if f.PID <= 0 {
-		return nil, nil, nil, fmt.Errorf("pid %d: want a process id", f.PID)
-	}
 	fds := &fdsnap.Snapshot{PID: f.PID}
+	byNum := map[int]fdsnap.FD{}
 	for _, j := range f.FDs {
 		k, ok := kindByName[j.Kind]
-		if !ok {
+		switch {
+		case j.Num < 0:
+			return nil, nil, nil, fmt.Errorf("fd %d: descriptor numbers are never negative", j.Num)
+		case !ok:
 			return nil, nil, nil, fmt.Errorf("fd %d: unknown kind %q", j.Num, j.Kind)
+		case k == fdsnap.Socket && j.Ino == 0:
+			return nil, nil, nil, fmt.Errorf("fd %d: a socket without an inode", j.Num)
 		}
-		fds.FDs = append(fds.FDs, fdsnap.FD{Num: j.Num, Kind: k, Target: j.Target, Dev: j.Dev, Ino: j.Ino, Detail: j.Detail})
+		if _, dup := byNum[j.Num]; dup {
+			return nil, nil, nil, fmt.Errorf("fd %d is listed twice: a process holds each descriptor number once", j.Num)
+		}
+		fd := fdsnap.FD{Num: j.Num, Kind: k, Target: j.Target, Dev: j.Dev, Ino: j.Ino, Detail: j.Detail}
+		byNum[j.Num] = fd
+		fds.FDs = append(fds.FDs, fd)
 	}
 	slices.SortFunc(fds.FDs, func(a, b fdsnap.FD) int { return cmp.Compare(a.Num, b.Num) })
 	socks := &sockstate.Snapshot{PID: f.PID, FDs: fds}
+	seen := map[uint64]bool{}
 	for _, j := range f.Sockets {
 		p, ok := protoByName[j.Proto]
 		if !ok {
@@ -182,6 +203,17 @@ func readSnapshot(r io.Reader) (*snapshotFile, *fdsnap.Snapshot, *sockstate.Snap
 		if !ok {
 			return nil, nil, nil, fmt.Errorf("socket %d: unknown state %q", j.Inode, j.State)
 		}
+		switch fd, has := byNum[j.FD]; {
+		case j.Inode == 0:
+			return nil, nil, nil, fmt.Errorf("socket with fd %d: no inode", j.FD)
+		case seen[j.Inode]:
+			return nil, nil, nil, fmt.Errorf("socket %d is listed twice", j.Inode)
+		case j.FD < -1:
+			return nil, nil, nil, fmt.Errorf("socket %d: fd %d: want a descriptor number, or -1 for none", j.Inode, j.FD)
+		case j.FD >= 0 && (!has || fd.Kind != fdsnap.Socket || fd.Ino != j.Inode):
+			return nil, nil, nil, fmt.Errorf("socket %d: its fd %d is not a descriptor of that socket in the fds list", j.Inode, j.FD)
+		}
+		seen[j.Inode] = true
 		s := sockstate.Socket{Inode: j.Inode, FD: j.FD, Proto: p, State: st, UnixPath: j.UnixPath,
 			UnixPeer: j.UnixPeer, RecvQ: j.RecvQ, SendQ: j.SendQ, UID: j.UID}
 		for _, a := range []struct {
@@ -200,7 +232,71 @@ func readSnapshot(r io.Reader) (*snapshotFile, *fdsnap.Snapshot, *sockstate.Snap
 		socks.Sockets = append(socks.Sockets, s)
 	}
 	slices.SortFunc(socks.Sockets, func(a, b sockstate.Socket) int { return cmp.Compare(a.Inode, b.Inode) })
-	return &f, fds, socks, nil
+	tids := map[int]bool{}
+	ts := make([]threads.Thread, 0, len(f.Threads))
+	for _, t := range f.Threads {
+		switch {
+		case t.TID <= 0:
+			return nil, nil, nil, fmt.Errorf("thread %d: thread ids are positive", t.TID)
+		case tids[t.TID]:
+			return nil, nil, nil, fmt.Errorf("thread %d is listed twice", t.TID)
+		}
+		tids[t.TID] = true
+		ts = append(ts, threads.Thread{TID: t.TID, Name: t.Name})
+	}
+	if err := checkCounts(f.Counts, series.CountsOf(fds, socks.Counts(), ts)); err != nil {
+		return nil, nil, nil, err
+	}
+	return f, fds, socks, nil
+}
+
+// decodeSnapshot reads exactly one snapshot object, with every field a
+// snapshot has and no other.
+func decodeSnapshot(r io.Reader) (*snapshotFile, error) {
+	var f snapshotFile
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("trailing data after the snapshot, which ends at byte %d: want one JSON object per file", end)
+	}
+	switch {
+	case f.Schema != snapshotSchema:
+		return nil, fmt.Errorf("schema %q, want %q (a file leakwatch snapshot wrote)", f.Schema, snapshotSchema)
+	case f.PID <= 0:
+		return nil, fmt.Errorf("pid %d: want a process id", f.PID)
+	case f.Time.IsZero():
+		return nil, errors.New(`no "time": want when the snapshot was taken`)
+	case f.Counts == nil:
+		return nil, errors.New(`no "counts"`)
+	case f.FDs == nil:
+		return nil, errors.New(`no "fds" list (an empty one is [])`)
+	case f.Sockets == nil:
+		return nil, errors.New(`no "sockets" list (an empty one is [])`)
+	case f.Threads == nil:
+		return nil, errors.New(`no "threads" list (an empty one is [])`)
+	}
+	return &f, nil
+}
+
+// checkCounts reports the first count the lists contradict.
+func checkCounts(got, want series.Counts) error {
+	keys := slices.Sorted(maps.Keys(want))
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if got[k] != want[k] {
+			res, _, _ := strings.Cut(k, "/")
+			return fmt.Errorf("counts: %q is %d, but the %s list holds %d: the counts must be those of the lists", k, got[k], res, want[k])
+		}
+	}
+	return nil
 }
 
 // The names reports print, back to values.
@@ -253,31 +349,36 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, "diff: %s: %v", name, err)
 		}
 	}
-	if files[0].PID != files[1].PID {
+	a, b := files[0], files[1]
+	if a.PID != b.PID {
 		return usageError(stderr, "diff: %s is pid %d and %s is pid %d: identities (descriptor numbers, thread ids) only compare within one process",
-			fs.Arg(0), files[0].PID, fs.Arg(1), files[1].PID)
+			fs.Arg(0), a.PID, fs.Arg(1), b.PID)
 	}
-	r, err := diffReport(files[0], files[1], fds, socks)
+	if b.Time.Before(a.Time) {
+		return usageError(stderr, "diff: %s (%s) was taken before %s (%s): give the earlier snapshot first",
+			fs.Arg(1), b.Time.Format(time.RFC3339Nano), fs.Arg(0), a.Time.Format(time.RFC3339Nano))
+	}
+	r, err := diffReport(a, b, fds, socks)
 	if err != nil {
 		return usageError(stderr, "diff: %v", err)
 	}
 
-	var b strings.Builder
-	fmt.Fprintf(&b, "leakwatch: pid %d (%s): %s at %s → %s at %s, %v later\n", files[0].PID, files[1].Name,
-		fs.Arg(0), files[0].Time.Format(time.TimeOnly), fs.Arg(1), files[1].Time.Format(time.TimeOnly),
-		files[1].Time.Sub(files[0].Time).Round(time.Millisecond))
-	writeCounts(&b, files[0].Counts, files[1].Counts)
-	b.WriteString("\n" + r.String() + "\n")
+	var out strings.Builder
+	fmt.Fprintf(&out, "leakwatch: pid %d (%s): %s at %s → %s at %s, %v later\n", a.PID, b.Name,
+		fs.Arg(0), a.Time.Format(time.TimeOnly), fs.Arg(1), b.Time.Format(time.TimeOnly),
+		b.Time.Sub(a.Time).Round(time.Millisecond))
+	writeCounts(&out, familyCounts(a.Counts), familyCounts(b.Counts))
+	out.WriteString("\n" + r.String() + "\n")
 	status := exitOK
 	counts := r.Counts()
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		lim, _ := tol.limit(k) // 0 unless given
 		if float64(counts[k]) > lim {
-			fmt.Fprintf(&b, "exceeded: %d new %s, more than --tolerance %s\n", counts[k], k, fmtLimit(lim))
+			fmt.Fprintf(&out, "exceeded: %d new %s, more than --tolerance %s\n", counts[k], k, fmtLimit(lim))
 			status = exitGrowth
 		}
 	}
-	if _, err := io.WriteString(stdout, b.String()); err != nil {
+	if _, err := io.WriteString(stdout, out.String()); err != nil {
 		return exitUsage
 	}
 	return status
@@ -310,7 +411,10 @@ func indentKey(k string) string {
 
 // diffReport is what b holds that a did not, by identity (descriptors by
 // number and object, sockets by inode, threads by TID and name): the
-// library's Compare over the snapshots read back.
+// library's Compare over the snapshots read back, judged as the library
+// judges another process: new threads that never named themselves (the Go
+// runtime's) are counted as ignored, not reported; thread groups are by
+// family.
 func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate.Snapshot) (*leakcheck.Report, error) {
 	snap := func(f *snapshotFile, fd *fdsnap.Snapshot, so *sockstate.Snapshot) *leakcheck.Snapshot {
 		ts := make([]leakcheck.Thread, 0, len(f.Threads))
@@ -319,6 +423,27 @@ func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate
 		}
 		return &leakcheck.Snapshot{PID: f.PID, Time: f.Time, FDs: fd, Sockets: so, Threads: ts}
 	}
-	return leakcheck.Compare(snap(a, fds[0], socks[0]), snap(b, fds[1], socks[1]),
-		leakcheck.WithResources(leakcheck.FDs|leakcheck.Sockets|leakcheck.Threads))
+	own := map[string]bool{}
+	for _, f := range []*snapshotFile{a, b} {
+		for _, n := range f.OwnNames {
+			own[n] = true
+		}
+	}
+	if len(own) == 0 { // a file written before own_names: the main thread's name
+		own[a.Name], own[b.Name] = true, true
+	}
+	r, err := leakcheck.Compare(snap(a, fds[0], socks[0]), snap(b, fds[1], socks[1]),
+		leakcheck.WithResources(leakcheck.FDs|leakcheck.Sockets|leakcheck.Threads),
+		leakcheck.IgnoreThread(func(t leakcheck.Thread) bool { return own[t.Name] }))
+	if err != nil {
+		return nil, err
+	}
+	// The filter's count is the runtime's threads: name it so.
+	for k, ig := range r.Ignored {
+		if ig.What == "matching IgnoreThread" {
+			r.Ignored[k].What = "unnamed runtime threads"
+		}
+	}
+	slices.SortFunc(r.Ignored, func(x, y leakcheck.Ignored) int { return strings.Compare(x.What, y.What) })
+	return familyReport(r), nil
 }

@@ -13,18 +13,32 @@ import (
 
 // result is what a watch found, as the summary and the JSON show it.
 type result struct {
-	series   *series.Series
-	interval time.Duration
-	warmup   float64
-	ended    string // why sampling stopped
-	stats    []series.Stats
-	limits   string   // the thresholds applied, "" for none
-	exceeded []string // one line per threshold exceeded
+	series    *series.Series
+	interval  time.Duration
+	elapsed   time.Duration // at the last sample
+	ended     string        // why sampling stopped: endDuration, endExited, endInterrupted
+	endedText string
 
-	report         *leakcheck.Report // last full snapshot against the first
-	baseAt, lastAt time.Duration     // when they were taken
-	noReport       string            // why there is no report
-	child          string            // how the command ended, "" for -p
+	warmup      float64 // the leading share of samples the stats leave out
+	warmupNote  string  // "warm-up 20% (10 samples)"
+	warmupUntil string  // "share", "ready-after" or "ready-port"
+	ready       bool    // readiness ended the warm-up
+	readyAt     time.Duration
+
+	stats      []series.Stats
+	judged     bool   // false with fewer than two samples, or a target never ready
+	thresholds string // the thresholds given, "" for none
+	verdict    verdict
+
+	report   *leakcheck.Report // the last look against the base
+	base     look
+	baseWhy  string
+	lastAt   time.Duration
+	noReport string // why there is no report
+
+	fate      *fate // how the command ended; nil for -p
+	status    int
+	statusWhy string
 }
 
 // write prints the summary:
@@ -34,65 +48,93 @@ type result struct {
 //	…
 //	exceeded: sockets grew by 39 (1 → 40), more than --max-growth 5
 //
-//	new at 5s since 1s (identity diff of the first and last full snapshot):
+//	new at 5s since 1s, sample 10 (the first full snapshot after the warm-up of 10 samples):
 //	leakcheck: 41 leaked by pid 4242: 2 fds, 39 sockets
 //	…
+//	server (pid 4242) stopped by leakwatch: signal SIGTERM (terminated)
+//	leakwatch: exit status 1: growth over its threshold
 func (r *result) write(w io.Writer) error {
 	var b strings.Builder
 	s := r.series
-	fmt.Fprintf(&b, "leakwatch: %s: %d samples every %v over %v, until %s; warm-up %g%% (%d samples)\n",
-		s.Target, s.Len(), r.interval, s.Duration().Round(time.Millisecond), r.ended, r.warmup*100, s.WarmupSamples(r.warmup))
-	if err := series.WriteTable(&b, r.stats); err != nil {
-		return err
-	}
-	switch {
-	case r.limits == "":
-		b.WriteString("no thresholds given (--max-slope, --max-growth): reporting only\n")
-	case len(r.exceeded) == 0:
-		fmt.Fprintf(&b, "ok: nothing exceeded %s\n", r.limits)
-	default:
-		for _, e := range r.exceeded {
-			b.WriteString("exceeded: " + e + "\n")
+	if s.Len() < 2 {
+		// However many samples a target that ends at once leaves (none or
+		// one), it reads the same.
+		fmt.Fprintf(&b, "leakwatch: %s: %s before a second sample, after %v: nothing to judge\n",
+			s.Target, r.endedText, r.elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(&b, "leakwatch: %s: %d samples every %v over %v, until %s; %s\n",
+			s.Target, s.Len(), r.interval, s.Duration().Round(time.Millisecond), r.endedText, r.warmupNote)
+		if err := series.WriteTable(&b, r.stats); err != nil {
+			return err
+		}
+		switch {
+		case r.judged:
+			for _, line := range r.verdict.lines(r.thresholds) {
+				b.WriteString(line + "\n")
+			}
+		case r.warmupUntil != "share" && !r.ready:
+			b.WriteString("not judged: the target never became ready\n")
+		default:
+			b.WriteString("not judged: fewer than two samples after the warm-up\n")
+		}
+		b.WriteByte('\n')
+		if r.report == nil {
+			b.WriteString(r.noReport + "\n")
+		} else {
+			at := r.lastAt.Round(time.Millisecond).String()
+			if r.ended == endExited {
+				at += ", the last sample before the process exited,"
+			}
+			fmt.Fprintf(&b, "new at %s since %v, sample %d (%s):\n%s\n",
+				at, r.base.at.Round(time.Millisecond), r.base.sample, r.baseWhy, r.report)
 		}
 	}
-	b.WriteByte('\n')
-	if r.report == nil {
-		b.WriteString(r.noReport + "\n")
-	} else {
-		fmt.Fprintf(&b, "new at %v since %v (identity diff of the first and last full snapshot):\n%s\n",
-			r.lastAt.Round(time.Millisecond), r.baseAt.Round(time.Millisecond), r.report)
+	if r.fate != nil {
+		b.WriteString(r.fate.Text + "\n")
 	}
-	if r.child != "" {
-		b.WriteString(r.child + "\n")
-	}
+	fmt.Fprintf(&b, "leakwatch: exit status %d: %s\n", r.status, r.statusWhy)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// The JSON a watch writes with --json; the samples follow
-// series.Schema.
+// watchSchema names the layout of the JSON a watch writes with --json;
+// cmd/leakwatch/README.md documents it. v2: "exceeded" holds objects,
+// "warmup" is an object, and "target_exit" says how a command ended.
+const watchSchema = "leakwatch.watch/v2"
+
+// jsonWatch is the JSON a watch writes; the samples follow series.Schema.
 type jsonWatch struct {
-	Schema   string         `json:"schema"`
-	Target   string         `json:"target"`
-	Interval string         `json:"interval"`
-	Warmup   float64        `json:"warmup"`
-	Ended    string         `json:"ended"`
-	Series   *series.Series `json:"series"`
-	Summary  []series.Stats `json:"summary"`
-	Limits   string         `json:"limits"`
-	Exceeded []string       `json:"exceeded"`
-	Diff     *jsonDiff      `json:"diff"` // null without two full snapshots
-	Child    string         `json:"child,omitempty"`
-	Exit     int            `json:"exit_status"`
+	Schema     string          `json:"schema"`
+	Target     string          `json:"target"`
+	Interval   string          `json:"interval"`
+	Ended      string          `json:"ended"`
+	Warmup     jsonWarmup      `json:"warmup"`
+	Series     *series.Series  `json:"series"`
+	Summary    []series.Stats  `json:"summary"`
+	Judged     bool            `json:"judged"`
+	Thresholds string          `json:"thresholds"`
+	DefaultMax *float64        `json:"default_max_slope"`
+	Exceeded   []exceededEntry `json:"exceeded"`
+	NotJudged  []string        `json:"not_judged"`
+	Diff       *jsonDiff       `json:"diff"`
+	TargetExit *fate           `json:"target_exit"`
+	Exit       int             `json:"exit_status"`
 }
 
-const watchSchema = "leakwatch.watch/v1"
+type jsonWarmup struct {
+	Share        float64  `json:"share"`
+	Samples      int      `json:"samples"`
+	Until        string   `json:"until"`
+	ReadySeconds *float64 `json:"ready_seconds"`
+}
 
 // jsonDiff is a leakcheck report: its text, its counts by category key,
 // and its items.
 type jsonDiff struct {
+	FromSample  int            `json:"from_sample"`
 	FromSeconds float64        `json:"from_seconds"`
 	ToSeconds   float64        `json:"to_seconds"`
+	Base        string         `json:"base"`
 	Text        string         `json:"text"`
 	Counts      map[string]int `json:"counts"`
 	Categories  []jsonCategory `json:"categories"`
@@ -124,15 +166,37 @@ func newJSONDiff(r *leakcheck.Report) *jsonDiff {
 	return d
 }
 
-func (r *result) writeJSON(w io.Writer, status int) error {
+func (r *result) writeJSON(w io.Writer) error {
 	j := jsonWatch{
-		Schema: watchSchema, Target: r.series.Target, Interval: r.interval.String(), Warmup: r.warmup,
-		Ended: r.ended, Series: r.series, Summary: r.stats, Limits: r.limits,
-		Exceeded: append([]string{}, r.exceeded...), Child: r.child, Exit: status,
+		Schema: watchSchema, Target: r.series.Target, Interval: r.interval.String(), Ended: r.ended,
+		Warmup:     jsonWarmup{Share: r.warmup, Samples: r.series.WarmupSamples(r.warmup), Until: r.warmupUntil},
+		Series:     r.series,
+		Summary:    append([]series.Stats{}, r.stats...),
+		Judged:     r.judged,
+		Thresholds: r.thresholds,
+		Exceeded:   append([]exceededEntry{}, r.verdict.exceeded...),
+		NotJudged:  []string{},
+		TargetExit: r.fate,
+		Exit:       r.status,
+	}
+	if r.ready {
+		sec := r.readyAt.Seconds()
+		j.Warmup.ReadySeconds = &sec
+	}
+	if r.verdict.byDefault {
+		v := defaultMaxSlope
+		j.DefaultMax = &v
+	}
+	for _, st := range r.verdict.notJudged {
+		j.NotJudged = append(j.NotJudged, st.Key)
 	}
 	if r.report != nil {
 		j.Diff = newJSONDiff(r.report)
-		j.Diff.FromSeconds, j.Diff.ToSeconds = r.baseAt.Seconds(), r.lastAt.Seconds()
+		j.Diff.FromSample, j.Diff.FromSeconds, j.Diff.ToSeconds = r.base.sample, r.base.at.Seconds(), r.lastAt.Seconds()
+		j.Diff.Base = "warm-up"
+		if r.warmupUntil != "share" {
+			j.Diff.Base = "ready"
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -34,3 +34,11 @@ func terminateGroup(cmd *exec.Cmd, kill bool) {
 	}
 	_ = unix.Kill(-cmd.Process.Pid, sig)
 }
+
+// signalName returns the signal's name, "SIGSEGV".
+func signalName(sig syscall.Signal) string {
+	if n := unix.SignalName(sig); n != "" {
+		return n
+	}
+	return sig.String()
+}

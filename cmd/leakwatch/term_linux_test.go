@@ -49,9 +49,9 @@ func TestProgressOnTerminal(t *testing.T) {
 		_, _ = io.Copy(&screen, master) // ends with EIO when the tty closes
 		close(copied)
 	}()
-	clean := startChild(t, "clean")
+	idle := startChild(t, "idle") // no work: nothing in flight to read as growth in a few samples
 	var errOut syncBuffer
-	status := run([]string{"-p", strconv.Itoa(clean.Process.Pid), "--interval=20ms", "--duration=300ms"}, tty, &errOut)
+	status := run([]string{"-p", strconv.Itoa(idle.Process.Pid), "--interval=20ms", "--duration=300ms"}, tty, &errOut)
 	require.Equal(t, exitOK, status, errOut.String())
 	tty.Close()
 	<-copied

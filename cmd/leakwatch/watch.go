@@ -7,12 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,14 +25,13 @@ type watchConfig struct {
 	duration   time.Duration
 	printEvery time.Duration
 	warmup     float64
-	maxSlope   limits
-	maxGrowth  limits
+	readyAfter time.Duration
+	readyPort  int
+	judging    judging
+	ignoreExit bool
 	jsonFile   string
 	svgFile    string
 }
-
-// childGrace is how long a command gets to exit after SIGTERM.
-const childGrace = 5 * time.Second
 
 // The resources a watch checks: goroutines exist only for the current
 // process.
@@ -55,48 +49,87 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "time between samples")
 	fs.DurationVar(&cfg.duration, "duration", 0, "how long to watch; 0: until the process exits or leakwatch is interrupted")
 	fs.DurationVar(&cfg.printEvery, "print-every", 10*time.Second, "when standard output is not a terminal, print a progress line this often; 0: never")
-	fs.Float64Var(&cfg.warmup, "warmup", 0.2, "leading `share` of the samples left out of start, growth and slopes")
-	fs.Var(&cfg.maxSlope, "max-slope", "fail when a category grows faster than this per second: `N`, or CATEGORY=N,... (sockets=0.1,fds/eventfd=0)")
-	fs.Var(&cfg.maxGrowth, "max-growth", "fail when a category's end minus start exceeds this: `N`, or CATEGORY=N,...")
+	fs.Float64Var(&cfg.warmup, "warmup", leakcheck.DefaultWarmup, "leading `share` of the samples left out of start, growth and slopes, and before the final diff's base")
+	fs.DurationVar(&cfg.readyAfter, "ready-after", 0, "the warm-up ends this long after the watch starts, instead of after --warmup's share")
+	fs.IntVar(&cfg.readyPort, "ready-port", 0, "the warm-up ends when the target listens on TCP `PORT`, instead of after --warmup's share")
+	fs.Var(&cfg.judging.maxSlope, "max-slope", "fail when a category grows faster than this per second: `N`, or CATEGORY=N,... (sockets=0.1,fds/eventfd=0)")
+	fs.Var(&cfg.judging.maxGrowth, "max-growth", "fail when a category's end minus start exceeds this: `N`, or CATEGORY=N,...")
+	fs.BoolVar(&cfg.judging.reportOnly, "report-only", false, "report growth without judging it: exit 0 whatever grew")
+	fs.BoolVar(&cfg.ignoreExit, "ignore-exit", false, "a command that crashes or exits non-zero does not change leakwatch's exit status")
 	fs.StringVar(&cfg.jsonFile, "json", "", "write the samples, summary and final diff as JSON to `FILE`")
 	fs.StringVar(&cfg.svgFile, "svg", "", "write a line chart of the categories that grew most to `FILE`")
 	if status, done := parseFlags(fs, args); done {
 		return status
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	cfg.command = fs.Args()
-	switch {
-	case cfg.pid != 0 && len(cfg.command) > 0:
-		return usageError(stderr, "give -p PID or a command after --, not both")
-	case cfg.pid == 0 && len(cfg.command) == 0:
-		return usageError(stderr, "nothing to watch: give -p PID, or a command after --")
-	case cfg.pid != 0 && checkPID(cfg.pid) != nil:
-		return usageError(stderr, "%v", checkPID(cfg.pid))
-	case cfg.interval <= 0:
-		return usageError(stderr, "--interval %v: want a positive duration such as 1s or 200ms", cfg.interval)
-	case cfg.duration < 0:
-		return usageError(stderr, "--duration %v: want 0 (until the process exits) or a positive duration", cfg.duration)
-	case cfg.printEvery < 0:
-		return usageError(stderr, "--print-every %v: want 0 (never) or a positive duration", cfg.printEvery)
-	}
-	if err := series.CheckWarmup(cfg.warmup); err != nil {
-		return usageError(stderr, "--warmup: %v", err)
+	if msg := cfg.check(set); msg != "" {
+		return usageError(stderr, "%s", msg)
 	}
 	// Refuse early, before starting a command, where nothing can be read.
 	if _, err := (series.Sampler{}).Sample(); errors.Is(err, errors.ErrUnsupported) {
 		return cannotRead(stderr, os.Getpid(), err)
 	}
+	// Output files are opened before watching, so a path that cannot be
+	// written fails now and not after a long watch.
+	outs, err := openOutputs(cfg.jsonFile, cfg.svgFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "leakwatch: %v (checked before watching)\n", err)
+		return exitUsage
+	}
+	defer outs.discard()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	w := &watcher{cfg: cfg, stdout: stdout, stderr: stderr, stopSignals: stop}
+	w := &watcher{cfg: cfg, stdout: stdout, stderr: stderr, stopSignals: stop, outs: outs, pid: cfg.pid}
 	if len(cfg.command) > 0 {
-		if err := w.start(); err != nil {
+		c, err := startCommand(cfg.command, stderr)
+		if err != nil {
 			fmt.Fprintf(stderr, "leakwatch: starting %s: %v\n", cfg.command[0], err)
 			return exitUsage
 		}
-		defer w.stopChild()
+		defer c.stop()
+		w.cmd, w.pid = c, c.pid
 	}
 	return w.watch(ctx)
+}
+
+// check returns what is wrong with the flags, "" when nothing is; set
+// holds the flags given.
+func (cfg *watchConfig) check(set map[string]bool) string {
+	j := &cfg.judging
+	switch {
+	case cfg.pid != 0 && len(cfg.command) > 0:
+		return "give -p PID or a command after --, not both"
+	case cfg.pid == 0 && len(cfg.command) == 0:
+		return "nothing to watch: give -p PID, or a command after --"
+	case cfg.pid != 0 && checkPID(cfg.pid) != nil:
+		return checkPID(cfg.pid).Error()
+	case cfg.interval <= 0:
+		return fmt.Sprintf("--interval %v: want a positive duration such as 1s or 200ms", cfg.interval)
+	case cfg.duration < 0:
+		return fmt.Sprintf("--duration %v: want 0 (until the process exits) or a positive duration", cfg.duration)
+	case cfg.printEvery < 0:
+		return fmt.Sprintf("--print-every %v: want 0 (never) or a positive duration", cfg.printEvery)
+	case series.CheckWarmup(cfg.warmup) != nil:
+		return "--warmup: " + series.CheckWarmup(cfg.warmup).Error()
+	case cfg.readyAfter < 0:
+		return fmt.Sprintf("--ready-after %v: want a positive duration", cfg.readyAfter)
+	case set["ready-port"] && (cfg.readyPort < 1 || cfg.readyPort > 65535):
+		return fmt.Sprintf("--ready-port %d: want a TCP port, 1 to 65535", cfg.readyPort)
+	case cfg.readyAfter > 0 && cfg.readyPort > 0:
+		return "give --ready-after or --ready-port, not both: each says when the warm-up ends"
+	case (cfg.readyAfter > 0 || cfg.readyPort > 0) && set["warmup"]:
+		return "give --warmup or --ready-after/--ready-port, not both: each says when the warm-up ends"
+	case cfg.readyAfter > 0 && cfg.duration > 0 && cfg.readyAfter >= cfg.duration:
+		return fmt.Sprintf("--ready-after %v is not before --duration %v: nothing would be left to judge", cfg.readyAfter, cfg.duration)
+	case j.reportOnly && (j.maxSlope.set() || j.maxGrowth.set()):
+		return "--report-only judges nothing: drop it, or drop --max-slope and --max-growth"
+	case cfg.ignoreExit && cfg.pid != 0:
+		return "--ignore-exit is for a command leakwatch starts: a -p target's exit status goes to its own parent"
+	}
+	return ""
 }
 
 // watcher is one watch of one process.
@@ -104,194 +137,260 @@ type watcher struct {
 	cfg            watchConfig
 	stdout, stderr io.Writer
 	stopSignals    func() // after the first Ctrl-C, a second one ends leakwatch at once
+	outs           *outputs
 
-	pid     int
-	child   *exec.Cmd
-	exited  chan struct{} // closed when the command has exited
-	waitErr error         // the command's exit, once exited is closed
-	stopped bool          // leakwatch signalled the command
+	pid int
+	cmd *command // nil for -p
 
 	series *series.Series
-	base   *leakcheck.Snapshot // the first full snapshot
-	baseAt time.Duration
-	report *leakcheck.Report // the last full snapshot, compared with base
-	lastAt time.Duration
+	last   look  // the last sample's snapshot
+	prev   look  // the one before
+	ready  *look // the first sample at which the target was ready
+	bases  baseKeeper
+
+	report   *leakcheck.Report // the last look compared with the base, thread groups by family
+	base     look
+	baseWhy  string // which snapshot the base is, for the summary
+	lastAt   time.Duration
+	noReport string        // why there is no report
+	elapsed  time.Duration // when sampling stopped
 }
 
-// start starts the command to watch in a process group of its own.
-func (w *watcher) start() error {
-	cmd := exec.Command(w.cfg.command[0], w.cfg.command[1:]...)
-	cmd.Stdin = os.Stdin
-	cmd.Stdout = w.stderr // leakwatch's standard output is its report alone
-	cmd.Stderr = w.stderr
-	ownProcessGroup(cmd)
-	// The parent-death signal is tied to the thread that started the
-	// command, not to the process: start and wait for it on a thread kept
-	// for that, so the runtime never retires it while the command runs.
-	w.exited = make(chan struct{})
-	started := make(chan error)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		w.waitErr = cmd.Wait()
-		close(w.exited)
-	}()
-	if err := <-started; err != nil {
-		return err
-	}
-	w.child, w.pid = cmd, cmd.Process.Pid
-	return nil
-}
-
-// stopChild ends the command if it is still running: SIGTERM to its
-// group, then SIGKILL after childGrace.
-func (w *watcher) stopChild() {
-	if w.child == nil {
-		return
-	}
-	select {
-	case <-w.exited:
-		return
-	default:
-	}
-	w.stopped = true
-	terminateGroup(w.child, false)
-	select {
-	case <-w.exited:
-	case <-time.After(childGrace):
-		terminateGroup(w.child, true)
-		<-w.exited
-	}
-}
-
-// childStatus describes how the command ended.
-func (w *watcher) childStatus() string {
-	if w.child == nil {
-		return ""
-	}
-	name := filepath.Base(w.cfg.command[0])
-	var ee *exec.ExitError
-	switch {
-	case w.waitErr == nil:
-		return fmt.Sprintf("%s (pid %d) exited with status 0", name, w.pid)
-	case errors.As(w.waitErr, &ee) && ee.Exited():
-		return fmt.Sprintf("%s (pid %d) exited with status %d", name, w.pid, ee.ExitCode())
-	case w.stopped:
-		return fmt.Sprintf("%s (pid %d) stopped by leakwatch: %v", name, w.pid, w.waitErr)
-	default:
-		return fmt.Sprintf("%s (pid %d) ended: %v", name, w.pid, w.waitErr)
-	}
-}
-
-func (w *watcher) target() string {
-	t := fmt.Sprintf("pid %d", w.pid)
-	if ts, err := threads.List(w.pid); err == nil {
-		for _, th := range ts {
-			if th.TID == w.pid {
-				t += " (" + th.Name + ")"
-			}
-		}
-	}
-	return t
-}
-
-// gone reports whether err says the target no longer exists.
-func gone(err error) bool { return errors.Is(err, os.ErrNotExist) }
+// Why sampling stopped.
+const (
+	endDuration    = "duration"
+	endExited      = "exited"
+	endInterrupted = "interrupted"
+)
 
 func (w *watcher) watch(ctx context.Context) int {
-	if w.pid == 0 {
-		w.pid = w.cfg.pid
+	w.series = &series.Series{Target: fmt.Sprintf("pid %d", w.pid)}
+	if w.cmd != nil {
+		// Named now, so a command that exits before its first sample reads
+		// like one that exits after it.
+		w.series.Target += " (" + w.cmd.name + ")"
 	}
-	w.series = &series.Series{Target: w.target()}
-	var baseAfter time.Duration // when the first full snapshot is taken
-	if w.cfg.duration > 0 {
-		baseAfter = time.Duration(w.cfg.warmup * float64(w.cfg.duration))
-	}
+	w.cfg.judging.ownThreads = map[string]bool{}
 	prog := newProgress(w.stdout, w.cfg.printEvery)
 	ticker := time.NewTicker(w.cfg.interval)
 	defer ticker.Stop()
+	var exited <-chan struct{} // nil for -p: a process that is not ours is seen gone at a sample
+	if w.cmd != nil {
+		exited = w.cmd.exited
+	}
 
 	start := time.Now()
 	ended := ""
-	last := false
+	interrupted := false
 	for i := 0; ; i++ {
 		now := time.Now()
 		elapsed := now.Sub(start)
-		final := last || (w.cfg.duration > 0 && elapsed >= w.cfg.duration)
-		// One full snapshot per sample: the counts come from it, and it is
-		// compared with the first, so nothing is listed twice.
 		snap, err := leakcheck.Take(leakcheck.WithPID(w.pid), watched)
 		if err != nil {
-			if gone(err) && i > 0 {
-				ended = "the process exited"
+			if w.exitedDuring(err, i) {
+				ended = endExited
 				break
 			}
+			prog.done()
 			return cannotRead(w.stderr, w.pid, err)
 		}
-		w.series.Add(i, now, countsOf(snap))
-		if err := w.compare(snap, elapsed, baseAfter, final); err != nil {
-			if gone(err) {
-				ended = "the process exited"
-				break
-			}
-			return cannotRead(w.stderr, w.pid, err)
+		if i == 0 {
+			w.first(snap)
+		}
+		w.noteOwnThreads()
+		w.series.Add(i, now, familyCounts(countsOf(snap)))
+		w.prev, w.last = w.last, look{sample: i, at: elapsed, snap: snap}
+		w.noteReady(w.last)
+		if !w.readiness() {
+			w.bases.add(w.last, w.series.WarmupSamples(w.cfg.warmup))
 		}
 		prog.update(w.series, elapsed)
-		if last {
-			ended = "interrupted"
+		if interrupted {
+			ended = endInterrupted
 			break
 		}
 		if w.cfg.duration > 0 && elapsed >= w.cfg.duration {
-			ended = "--duration " + w.cfg.duration.String() + " ended"
+			ended = endDuration
 			break
 		}
 		select {
 		case <-ticker.C:
 		case <-ctx.Done():
-			last = true // one more look while the target is still there
+			interrupted = true // one more look while the target is still there
 			w.stopSignals()
-		case <-w.exited:
-			ended = "the process exited"
+		case <-exited:
+			ended = endExited
 		}
 		if ended != "" {
 			break
 		}
 	}
 	prog.done()
-	w.stopChild()
+	w.elapsed = time.Since(start)
+	if ended == endExited {
+		w.dropLast()
+	}
+	w.diff(ended != endExited, start)
+	if w.cmd != nil {
+		w.cmd.stop()
+	}
 	return w.finish(ended)
 }
 
-// compare keeps the first snapshot taken once the warm-up is over as the
-// base, and compares every later one with it, keeping the last report. The
-// final look (the target is still there) is a Find, which adds what fdinfo
-// says about anonymous descriptors; earlier ones compare the snapshots
-// already taken, so a target that exits still leaves a report.
-func (w *watcher) compare(snap *leakcheck.Snapshot, elapsed, baseAfter time.Duration, final bool) error {
-	if w.base == nil {
-		if elapsed >= baseAfter {
-			w.base, w.baseAt = snap, elapsed
+// dropLast leaves out the last sample of a target that exited on its own:
+// it may have caught the target shutting down, its descriptors closing and
+// its threads ending (the kernel closes every descriptor as a process
+// exits), which would read as a drop in the table and hide culprits from
+// the diff.
+func (w *watcher) dropLast() {
+	n := w.series.Len()
+	if n == 0 {
+		return
+	}
+	w.series.Samples = w.series.Samples[:n-1]
+	w.last, w.prev = w.prev, look{}
+}
+
+// exitedDuring reports whether a failed look at sample i failed because
+// the target exited: for a command, that it has exited (waiting a little:
+// the kernel may drop its /proc entries before it is reaped); for -p, that
+// it is gone after it was seen once.
+func (w *watcher) exitedDuring(err error, i int) bool {
+	if w.cmd != nil {
+		return w.cmd.hasExited(childGrace)
+	}
+	return errors.Is(err, os.ErrNotExist) && i > 0
+}
+
+// first names a -p target after its main thread.
+func (w *watcher) first(snap *leakcheck.Snapshot) {
+	for _, t := range snap.Threads {
+		if t.TID == w.pid && w.cmd == nil {
+			w.series.Target += " (" + t.Name + ")"
 		}
-		return nil
+	}
+}
+
+// noteOwnThreads adds the names of the target's threads that never named
+// themselves to those judged as the runtime's, at every sample: a wrapper
+// script that execs the real program changes them.
+func (w *watcher) noteOwnThreads() {
+	for _, n := range threads.OwnNames(w.pid) {
+		w.cfg.judging.ownThreads[familyKey(series.Threads+"/"+n)] = true
+	}
+}
+
+// readiness reports whether readiness, not a share of the samples, ends
+// the warm-up.
+func (w *watcher) readiness() bool { return w.cfg.readyAfter > 0 || w.cfg.readyPort > 0 }
+
+// readyWhat says what readiness is: "--ready-port 8080".
+func (w *watcher) readyWhat() string {
+	if w.cfg.readyPort > 0 {
+		return fmt.Sprintf("--ready-port %d", w.cfg.readyPort)
+	}
+	return "--ready-after " + w.cfg.readyAfter.String()
+}
+
+// noteReady records the first sample at which the target is ready.
+func (w *watcher) noteReady(l look) {
+	if !w.readiness() || w.ready != nil {
+		return
+	}
+	if (w.cfg.readyAfter > 0 && l.at >= w.cfg.readyAfter) || (w.cfg.readyPort > 0 && listens(l.snap, w.cfg.readyPort)) {
+		w.ready = &l
+	}
+}
+
+// listens reports whether the snapshot holds a TCP socket listening on port.
+func listens(s *leakcheck.Snapshot, port int) bool {
+	if s.Sockets == nil {
+		return false
+	}
+	for _, so := range s.Sockets.Sockets {
+		if (so.Proto == sockstate.TCP || so.Proto == sockstate.TCP6) && so.State == sockstate.Listen && int(so.Local.Port()) == port {
+			return true
+		}
+	}
+	return false
+}
+
+// warmupShare is the leading share of the samples the summary leaves out:
+// --warmup, or with readiness the samples before the target was ready.
+func (w *watcher) warmupShare() float64 {
+	if !w.readiness() {
+		return w.cfg.warmup
+	}
+	if w.ready == nil {
+		return 0
+	}
+	return skipShare(min(w.ready.sample, w.series.Len()-1), w.series.Len())
+}
+
+// skipShare returns the warm-up share that leaves out exactly the first
+// skip of n samples (series.Stats takes a share and rounds it down).
+func skipShare(skip, n int) float64 {
+	if skip <= 0 || n <= 0 {
+		return 0
+	}
+	return (float64(skip) + 0.5) / float64(n)
+}
+
+// diff compares the last look with the base: the first full snapshot
+// after the warm-up, or after the target was ready. While the target is
+// alive the last look is a Find, which adds what fdinfo says about
+// anonymous descriptors; otherwise it is the last sample's snapshot, so a
+// target that exits still leaves a report.
+func (w *watcher) diff(alive bool, start time.Time) {
+	switch {
+	case w.readiness():
+		if w.ready == nil {
+			w.noReport = fmt.Sprintf("no diff: the target never became ready (%s)", w.readyWhat())
+			return
+		}
+		w.base, w.baseWhy = *w.ready, "the first full snapshot once ready: "+w.readyDesc()
+	default:
+		end := w.series.WarmupSamples(w.cfg.warmup)
+		b, ok := w.bases.base(end)
+		if !ok {
+			w.noReport = "no diff: no full snapshot after the warm-up"
+			return
+		}
+		w.base = b
+		if b.sample == end {
+			w.baseWhy = fmt.Sprintf("the first full snapshot after the warm-up of %s", samples(end))
+		} else {
+			w.baseWhy = fmt.Sprintf("a full snapshot %s after the warm-up of %d ended: leakwatch keeps %d spread over a long watch", samples(b.sample-end), end, maxBases)
+		}
+	}
+	if w.last.snap == nil || (w.base.sample >= w.last.sample && !alive) {
+		w.noReport = "no diff: the process exited at the base snapshot, before a later one"
+		return
 	}
 	var r *leakcheck.Report
 	var err error
-	if final {
-		r, err = leakcheck.Find(w.base, leakcheck.WithPID(w.pid), watched, leakcheck.WithTimeout(0))
-	} else {
-		r, err = leakcheck.Compare(w.base, snap, watched)
+	if alive {
+		r, err = leakcheck.Find(w.base.snap, leakcheck.WithPID(w.pid), watched, leakcheck.WithTimeout(0))
+		w.lastAt = time.Since(start)
+	}
+	if !alive || err != nil { // exited, or exited just now
+		r, err = leakcheck.Compare(w.base.snap, w.last.snap, watched)
+		w.lastAt = w.last.at
 	}
 	if err != nil {
-		return err
+		w.noReport = fmt.Sprintf("no diff: %v", err)
+		return
 	}
 	r.Waited = 0 // one look, no settling: the samples are the time axis
-	w.report, w.lastAt = r, elapsed
-	return nil
+	w.report = familyReport(r)
+}
+
+// readyDesc says when the target was ready.
+func (w *watcher) readyDesc() string {
+	if w.cfg.readyPort > 0 {
+		return fmt.Sprintf("listening on port %d", w.cfg.readyPort)
+	}
+	return w.readyWhat()
 }
 
 // countsOf counts a full snapshot by category, as a sample does.
@@ -307,95 +406,112 @@ func countsOf(s *leakcheck.Snapshot) series.Counts {
 	return series.CountsOf(s.FDs, socks, ts)
 }
 
-// finish prints the summary, writes the files and returns the exit status.
+// finish judges, prints the summary, writes the files and returns the exit
+// status.
 func (w *watcher) finish(ended string) int {
-	res := result{
-		series:   w.series,
-		interval: w.cfg.interval,
-		warmup:   w.cfg.warmup,
-		ended:    ended,
-		report:   w.report,
-		baseAt:   w.baseAt,
-		lastAt:   w.lastAt,
-		child:    w.childStatus(),
+	warmup := w.warmupShare()
+	res := &result{
+		series:     w.series,
+		interval:   w.cfg.interval,
+		warmup:     warmup,
+		ended:      ended,
+		endedText:  w.endedText(ended),
+		report:     w.report,
+		base:       w.base,
+		baseWhy:    w.baseWhy,
+		lastAt:     w.lastAt,
+		noReport:   w.noReport,
+		thresholds: limitsNote(&w.cfg.judging.maxSlope, &w.cfg.judging.maxGrowth),
+		elapsed:    w.elapsed,
 	}
-	res.stats = w.series.Summary(w.cfg.warmup)
-	res.exceeded = exceeded(w.series, w.cfg.warmup, &w.cfg.maxSlope, &w.cfg.maxGrowth)
-	res.limits = limitsNote(&w.cfg.maxSlope, &w.cfg.maxGrowth)
-	if w.base != nil && w.report == nil {
-		res.noReport = "one full snapshot only: the process exited before a second"
-	} else if w.base == nil {
-		res.noReport = "no full snapshot: the process exited before the warm-up ended"
+	switch {
+	case w.readiness() && w.ready == nil:
+		res.warmupNote = fmt.Sprintf("never ready (%s)", w.readyWhat())
+		res.warmupUntil = untilFlag(w)
+	case w.readiness():
+		res.warmupNote = fmt.Sprintf("warm-up until ready at %v (%s, %s)", w.ready.at.Round(time.Millisecond), w.readyDesc(), samples(w.series.WarmupSamples(warmup)))
+		res.warmupUntil, res.ready, res.readyAt = untilFlag(w), true, w.ready.at
+	default:
+		res.warmupNote = fmt.Sprintf("warm-up %g%% (%s)", warmup*100, samples(w.series.WarmupSamples(warmup)))
+		res.warmupUntil = "share"
 	}
-	status := exitOK
-	if len(res.exceeded) > 0 {
-		status = exitGrowth
+	// A slope needs two samples after the warm-up.
+	res.judged = w.series.Len() >= 2 && (!w.readiness() || (w.ready != nil && w.series.Len()-w.ready.sample >= 2))
+	if w.series.Len() >= 2 {
+		res.stats = w.series.Summary(warmup)
 	}
+	if res.judged {
+		res.verdict = w.cfg.judging.judge(w.series, warmup)
+	}
+	if w.cmd != nil {
+		f := w.cmd.fate()
+		res.fate = &f
+	}
+	res.status, res.statusWhy = w.status(res)
+
 	if err := res.write(w.stdout); err != nil {
 		fmt.Fprintf(w.stderr, "leakwatch: writing the summary: %v\n", err)
 		return exitUsage
 	}
-	if w.cfg.jsonFile != "" {
-		if err := writeFile(w.cfg.jsonFile, func(f io.Writer) error { return res.writeJSON(f, status) }); err != nil {
+	if f := w.outs.json; f != nil {
+		if err := f.write(func(out io.Writer) error { return res.writeJSON(out) }); err != nil {
 			fmt.Fprintf(w.stderr, "leakwatch: --json: %v\n", err)
 			return exitUsage
 		}
 	}
-	if w.cfg.svgFile != "" {
-		err := writeFile(w.cfg.svgFile, func(f io.Writer) error {
-			return w.series.WriteSVG(f, series.ChartOptions{Title: "leakwatch: " + w.series.Target, Warmup: w.cfg.warmup})
+	if f := w.outs.svg; f != nil {
+		err := f.write(func(out io.Writer) error {
+			return w.series.WriteSVG(out, series.ChartOptions{Title: "leakwatch: " + w.series.Target, Warmup: warmup})
 		})
 		if err != nil {
 			fmt.Fprintf(w.stderr, "leakwatch: --svg: %v\n", err)
 			return exitUsage
 		}
 	}
-	return status
+	return res.status
 }
 
-func writeFile(name string, write func(io.Writer) error) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return err
+func untilFlag(w *watcher) string {
+	if w.cfg.readyPort > 0 {
+		return "ready-port"
 	}
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return "ready-after"
 }
 
-// exceeded returns one line per threshold a category exceeded.
-func exceeded(s *series.Series, warmup float64, maxSlope, maxGrowth *limits) []string {
-	keys := s.Keys()
-	for _, k := range append(maxSlope.keys(), maxGrowth.keys()...) {
-		if !slices.Contains(keys, k) {
-			keys = append(keys, k) // named but never seen: judged as 0
-		}
+func (w *watcher) endedText(ended string) string {
+	switch ended {
+	case endDuration:
+		return "--duration " + w.cfg.duration.String() + " ended"
+	case endInterrupted:
+		return "interrupted"
 	}
-	var out []string
-	for _, k := range keys {
-		st := s.Stats(k, warmup)
-		if lim, ok := maxGrowth.limit(k); ok && float64(st.Growth) > lim {
-			out = append(out, fmt.Sprintf("%s grew by %d (%d → %d), more than --max-growth %s", k, st.Growth, st.Start, st.End, fmtLimit(lim)))
-		}
-		if lim, ok := maxSlope.limit(k); ok && st.Fitted && st.PerSecond > lim {
-			out = append(out, fmt.Sprintf("%s grew %.3g per second (%.3g per sample), more than --max-slope %s", k, st.PerSecond, st.PerIteration, fmtLimit(lim)))
-		}
-	}
-	return out
+	return "the process exited"
 }
 
-func fmtLimit(v float64) string { return fmt.Sprint(v) }
+// status returns the exit status and why: the target's failure first (its
+// numbers may be cut short), then readiness, then growth.
+func (w *watcher) status(res *result) (int, string) {
+	switch {
+	case res.fate != nil && res.fate.Failed && !w.cfg.ignoreExit:
+		return exitTarget, "the target failed; --ignore-exit to judge growth only"
+	case w.readiness() && w.ready == nil:
+		return exitNotReady, "the target never became ready (" + w.readyWhat() + ")"
+	case len(res.verdict.exceeded) > 0:
+		return exitGrowth, "growth over its threshold"
+	case res.fate != nil && res.fate.Failed:
+		return exitOK, "nothing grew over its threshold; the target's failure is ignored (--ignore-exit)"
+	case !res.judged:
+		return exitOK, "too few samples to judge growth"
+	case res.verdict.reportOnly:
+		return exitOK, "--report-only"
+	}
+	return exitOK, "nothing grew over its threshold"
+}
 
-// limitsNote says which thresholds were applied.
-func limitsNote(maxSlope, maxGrowth *limits) string {
-	var parts []string
-	if maxSlope.set() {
-		parts = append(parts, "--max-slope "+maxSlope.String())
+// samples is "1 sample", "5 samples".
+func samples(n int) string {
+	if n == 1 {
+		return "1 sample"
 	}
-	if maxGrowth.set() {
-		parts = append(parts, "--max-growth "+maxGrowth.String())
-	}
-	return strings.Join(parts, ", ")
+	return fmt.Sprintf("%d samples", n)
 }

@@ -44,5 +44,6 @@
 // Descriptors, sockets and threads are read on Linux only; elsewhere Sample
 // returns an error wrapping errors.ErrUnsupported (from the collectors).
 // Thread names are the kernel's comm, at most 15 bytes, so threads that
-// number themselves ("pool-1-thread-17") make one category each.
+// number themselves ("pool-1-thread-17") make one category each here;
+// leakwatch groups them by threads.Family ("pool-*-thread-*").
 package series

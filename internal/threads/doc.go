@@ -12,4 +12,8 @@
 // user's process works without privileges; /proc mounted with hidepid=1 or
 // 2, or a process that is gone, is reported as an error wrapping
 // os.ErrPermission or os.ErrNotExist that names the PID.
+//
+// Family groups names that differ only in their counters ("RPC-Processor-1",
+// "RPC-Processor-2" → "RPC-Processor-*"), so a pool is one category; OwnNames
+// gives the names of threads that never named themselves (the Go runtime's).
 package threads

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Thread is one OS thread (a task, in Linux terms).
@@ -32,6 +34,44 @@ func ListSince(pid int, prev []Thread) ([]Thread, error) { return list(pid, prev
 // Count returns how many threads process pid (0: the current process) has,
 // without reading their names.
 func Count(pid int) (int, error) { return count(pid) }
+
+// OwnNames returns the names that the threads of process pid (0: the
+// current process) carry when they never named themselves: the base name
+// of its executable and of its argv[0], each cut to the kernel's 15 bytes,
+// sorted and without repeats. Every thread the Go runtime starts has one of
+// them, so leakcheck and leakwatch do not count new threads with these
+// names as leaks. It is best effort: what cannot be read (the executable of
+// another user's process, a process that exited) is left out, and on
+// platforms other than Linux it returns nil.
+func OwnNames(pid int) []string { return ownNames(pid) }
+
+// OwnNamesFS is OwnNames over fsys, a tree laid out like /proc: it reads
+// the link PID/exe and the first argument of PID/cmdline.
+func OwnNamesFS(fsys fs.FS, pid int) []string {
+	var names []string
+	add := func(p string) {
+		p = strings.TrimSuffix(p, " (deleted)") // an executable replaced on disk
+		if p == "" {
+			return
+		}
+		base := path.Base(p)
+		if len(base) > 15 {
+			base = base[:15]
+		}
+		if !slices.Contains(names, base) {
+			names = append(names, base)
+		}
+	}
+	if exe, err := fs.ReadLink(fsys, procName(pid)+"/exe"); err == nil {
+		add(exe)
+	}
+	if b, err := fs.ReadFile(fsys, procName(pid)+"/cmdline"); err == nil {
+		argv0, _, _ := bytes.Cut(b, []byte{0})
+		add(string(argv0))
+	}
+	slices.Sort(names)
+	return names
+}
 
 // ListFS is List over fsys, a tree laid out like /proc (pid 0 reads "self").
 func ListFS(fsys fs.FS, pid int) ([]Thread, error) {

@@ -15,6 +15,8 @@ import (
 
 var procFS = os.DirFS("/proc")
 
+func ownNames(pid int) []string { return OwnNamesFS(procFS, pid) }
+
 // list reads /proc/PID/task with a directory descriptor: one getdents for
 // the TIDs, then openat+read+close of each TID's comm relative to it, which
 // spares the path walk from /proc that ListFS pays per thread.

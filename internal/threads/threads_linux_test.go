@@ -358,3 +358,15 @@ func TestListSince(t *testing.T) {
 	}
 	assert.Equal(t, []string{"from-prev"}, names, "a known thread keeps prev's name: not read again")
 }
+
+func TestOwnNamesSelf(t *testing.T) {
+	// The main thread never renamed itself: its comm is one of the names.
+	ts, err := List(0)
+	require.NoError(t, err)
+	main := slices.IndexFunc(ts, func(th Thread) bool { return th.TID == os.Getpid() })
+	require.GreaterOrEqual(t, main, 0)
+	names := OwnNames(0)
+	assert.Contains(t, names, ts[main].Name, "the main thread's name %q among %q", ts[main].Name, names)
+	assert.Equal(t, names, OwnNames(os.Getpid()), "by pid, the same")
+	assert.Empty(t, OwnNames(4194305), "no such process: nothing")
+}

@@ -15,4 +15,6 @@ func list(int, []Thread) ([]Thread, error) { return nil, errUnsupported }
 
 func count(int) (int, error) { return 0, errUnsupported }
 
+func ownNames(int) []string { return nil }
+
 func isGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -168,3 +168,29 @@ func FuzzParseStatusThreads(f *testing.F) {
 		_ = ParseComm(b)
 	})
 }
+
+func TestOwnNamesFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		"7/exe":      {Mode: fs.ModeSymlink, Data: []byte("/usr/lib/jvm/java-17-openjdk-amd64/bin/java")},
+		"7/cmdline":  {Data: []byte("java\x00-cp\x00.\x00Server\x00")},
+		"8/exe":      {Mode: fs.ModeSymlink, Data: []byte("/usr/bin/python3.11")},
+		"8/cmdline":  {Data: []byte("/usr/bin/python3\x00monitor.py\x00")},
+		"9/exe":      {Mode: fs.ModeSymlink, Data: []byte("/tmp/go-build1/b001/exe/a-very-long-server-name (deleted)")},
+		"10/cmdline": {Data: []byte("")}, // a kernel thread, or exe unreadable (another user's process)
+		"self/exe":   {Mode: fs.ModeSymlink, Data: []byte("/work/leakcheck.test")},
+	}
+	for _, tc := range []struct {
+		pid  int
+		want []string
+		why  string
+	}{
+		{7, []string{"java"}, "the executable and argv[0] agree: one name"},
+		{8, []string{"python3", "python3.11"}, "a symlinked interpreter: both the link's target and the name it was started by"},
+		{9, []string{"a-very-long-ser"}, "cut to 15 bytes as the kernel cuts comm, \" (deleted)\" dropped"},
+		{10, nil, "nothing readable: no names"},
+		{0, []string{"leakcheck.test"}, "pid 0 reads self"},
+		{4242, nil, "no such process: no names, no error"},
+	} {
+		assert.Equal(t, tc.want, OwnNamesFS(fsys, tc.pid), "pid %d: %s", tc.pid, tc.why)
+	}
+}
