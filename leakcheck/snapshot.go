@@ -64,8 +64,9 @@ func Take(opts ...Option) (*Snapshot, error) {
 // every resource it holds, then each group's count.
 func (s *Snapshot) Counts() map[string]int {
 	m := make(map[string]int)
+	have := s.collected()
 	for _, k := range kinds {
-		if s.resources&k.resource() != 0 && k.collected(s) {
+		if have&k.resource() != 0 && k.collected(s) {
 			m[name(k)] += 0
 			k.count(s, m)
 		}

@@ -134,7 +134,7 @@ func takeSnapshot(pid int) (*snapshotFile, error) {
 	}
 	f := &snapshotFile{
 		Schema: snapshotSchema, PID: pid, Time: now,
-		Counts:   series.CountsOf(fds, socks.Counts(), ts),
+		Counts:   fileCounts(fds, socks, ts),
 		FDs:      []jsonFD{},
 		Sockets:  []jsonSocket{},
 		Threads:  []jsonThread{},
@@ -244,7 +244,7 @@ func readSnapshot(r io.Reader) (*snapshotFile, *fdsnap.Snapshot, *sockstate.Snap
 		tids[t.TID] = true
 		ts = append(ts, threads.Thread{TID: t.TID, Name: t.Name})
 	}
-	if err := checkCounts(f.Counts, series.CountsOf(fds, socks.Counts(), ts)); err != nil {
+	if err := checkCounts(f.Counts, fileCounts(fds, socks, ts)); err != nil {
 		return nil, nil, nil, err
 	}
 	return f, fds, socks, nil
@@ -446,4 +446,14 @@ func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate
 	}
 	slices.SortFunc(r.Ignored, func(x, y leakcheck.Ignored) int { return strings.Compare(x.What, y.What) })
 	return familyReport(r), nil
+}
+
+// fileCounts counts what a snapshot file holds, with the keys samples use
+// (leakcheck.Snapshot.Counts).
+func fileCounts(fds *fdsnap.Snapshot, socks *sockstate.Snapshot, ts []threads.Thread) series.Counts {
+	lt := make([]leakcheck.Thread, len(ts))
+	for i, t := range ts {
+		lt[i] = leakcheck.Thread{TID: t.TID, Name: t.Name}
+	}
+	return (&leakcheck.Snapshot{FDs: fds, Sockets: socks, Threads: lt}).Counts()
 }

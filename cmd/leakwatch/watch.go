@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/leakcheck/go/fdsnap"
 	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/internal/threads"
 	"github.com/leakcheck/go/leakcheck"
@@ -68,7 +69,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "%s", msg)
 	}
 	// Refuse early, before starting a command, where nothing can be read.
-	if _, err := (series.Sampler{}).Sample(); errors.Is(err, errors.ErrUnsupported) {
+	if _, err := fdsnap.Count(); errors.Is(err, errors.ErrUnsupported) {
 		return cannotRead(stderr, os.Getpid(), err)
 	}
 	// Output files are opened before watching, so a path that cannot be
@@ -394,17 +395,7 @@ func (w *watcher) readyDesc() string {
 }
 
 // countsOf counts a full snapshot by category, as a sample does.
-func countsOf(s *leakcheck.Snapshot) series.Counts {
-	var socks map[sockstate.Class]int
-	if s.Sockets != nil {
-		socks = s.Sockets.Counts()
-	}
-	ts := make([]threads.Thread, len(s.Threads))
-	for i, t := range s.Threads {
-		ts[i] = threads.Thread{TID: t.TID, Name: t.Name}
-	}
-	return series.CountsOf(s.FDs, socks, ts)
-}
+func countsOf(s *leakcheck.Snapshot) series.Counts { return s.Counts() }
 
 // finish judges, prints the summary, writes the files and returns the exit
 // status.

@@ -1,18 +1,9 @@
-// Package series samples a process's resource counts over time and fits
-// growth rates to them: the shared core of leakcheck.Soak and of the
-// leakwatch command.
-//
-// A Sampler takes one cheap sample of a process (the current one or any
-// PID): counts keyed by category,
-//
-//	fds, fds/<kind>               descriptors other than sockets, by fdsnap.Kind ("fds/eventfd")
-//	sockets, sockets/<class>      sockets by protocol and state ("sockets/tcp CLOSE_WAIT")
-//	threads, threads/<name>       OS threads by name ("threads/JRaft-RPC-Proc")
-//	goroutines                    runtime.NumGoroutine, current process only, on request
-//
-// the same keys as leakcheck's Report.Counts. A sample lists /proc/PID/fd
-// once (no fdinfo), asks sock_diag for the counts of the sockets it found,
-// and reads each thread's comm; see BenchmarkSample for its cost.
+// Package series holds a process's resource counts over time and fits
+// growth rates to them: the shared maths and file formats of leakcheck.Soak
+// and of the leakwatch command. It knows no resource: a sample is counts
+// keyed by category, as leakcheck's Snapshot.Counts and Report.Counts give
+// them ("fds", "fds/eventfd", "sockets/tcp CLOSE_WAIT", "threads/worker",
+// "goroutines", "heap"), which leakcheck collects.
 //
 // A Series holds time-stamped, iteration-numbered samples. Stats gives a
 // category's start, end, maximum and Theil–Sen slope per iteration and per

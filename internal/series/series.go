@@ -9,6 +9,18 @@ import (
 	"github.com/leakcheck/go/internal/slope"
 )
 
+// The totals leakcheck's samples hold; categories are "<total>/<name>".
+const (
+	FDs        = "fds"
+	Sockets    = "sockets"
+	Threads    = "threads"
+	Goroutines = "goroutines"
+)
+
+// Counts is one sample: a count per category key ("fds", "fds/eventfd",
+// "sockets/tcp CLOSE_WAIT", "threads/worker", "goroutines").
+type Counts map[string]int
+
 // Sample is one observation of a Series.
 type Sample struct {
 	Iteration int       // the caller's iteration number (leakwatch: the sample's index)
