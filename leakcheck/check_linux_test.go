@@ -18,8 +18,6 @@ import (
 	"github.com/leakcheck/go/leakcheck"
 )
 
-// short keeps leaky cases quick: they wait out the whole timeout.
-var short = leakcheck.WithTimeout(300 * time.Millisecond)
 
 // runCheck runs body between Check and its cleanup on a fake test and
 // returns the fake for its verdict.

@@ -6,7 +6,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/leakcheck/go/leakcheck"
 )
+
+// short keeps leaky cases quick: they wait out the whole timeout.
+var short = leakcheck.WithTimeout(300 * time.Millisecond)
 
 // fakeT stands in for a test so the checks' verdicts can be observed: it
 // records errors, logs, attributes and cleanups, and hands everything else
