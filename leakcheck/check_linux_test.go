@@ -18,7 +18,6 @@ import (
 	"github.com/leakcheck/go/leakcheck"
 )
 
-
 // runCheck runs body between Check and its cleanup on a fake test and
 // returns the fake for its verdict.
 func runCheck(t *testing.T, body func(), opts ...leakcheck.Option) *fakeT {

@@ -284,7 +284,11 @@ func gcVerdict(f1, f2 *found) *found {
 				continue
 			}
 			if closesLeak {
-				it.Text += " — closed only by the garbage collector: nothing called Close"
+				if strings.HasPrefix(it.Text, "pidfd") {
+					it.Text += " — closed only by the garbage collector: nothing called Process.Wait or Release"
+				} else {
+					it.Text += " — closed only by the garbage collector: nothing called Close"
+				}
 				out.items[r] = append(out.items[r], it)
 				continue
 			}
@@ -373,7 +377,8 @@ func (c *check) diff(base, now *Snapshot) (*found, error) {
 // dropCurrent leaves out what the IgnoreCurrent snapshots hold: an item is
 // kept only if it is new against each of them too.
 func (c *check) dropCurrent(k kind, items []Item, now *Snapshot, d *diffing) []Item {
-	for _, cur := range c.cfg.current {
+	for _, ig := range c.cfg.current {
+		cur := ig.snap
 		if len(items) == 0 || cur.PID != now.PID || !k.collected(cur) {
 			continue
 		}
@@ -390,7 +395,7 @@ func (c *check) dropCurrent(k kind, items []Item, now *Snapshot, d *diffing) []I
 			if fresh[it.ID] {
 				kept = append(kept, it)
 			} else {
-				d.ignored["present at IgnoreCurrent()"]++
+				d.ignored[ig.name]++
 			}
 		}
 		items = kept

@@ -89,8 +89,9 @@ type config struct {
 	socketFilters    []filter[sockstate.Socket]
 	threadFilters    []filter[Thread]
 	processFilters   []filter[Process]
-	// current are snapshots IgnoreCurrent took: what they hold is ignored.
-	current      []*Snapshot
+	// current are snapshots whose contents are ignored (IgnoreCurrent's,
+	// and a parked test's), each counted under its name.
+	current      []ignoredSnapshot
 	tolerance    map[Resource]int
 	cleanup      func(exitCode int)
 	runOnFailure bool
@@ -275,8 +276,15 @@ func IgnoreCurrent() Option {
 			c.misusef("IgnoreCurrent: %v", err)
 			return
 		}
-		c.current = append(c.current, snap)
+		c.current = append(c.current, ignoredSnapshot{snap, "present at IgnoreCurrent()"})
 	}}
+}
+
+// ignoredSnapshot is a snapshot whose contents a check ignores, and the
+// name they are counted under.
+type ignoredSnapshot struct {
+	snap *Snapshot
+	name string
 }
 
 // Cleanup runs f at the end of VerifyTestMain with the exit code the tests

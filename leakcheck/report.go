@@ -199,7 +199,7 @@ func (r *Report) String() string {
 			} else {
 				fmt.Fprintf(&b, "\n  %s (%d):", g.Key, len(g.Items))
 			}
-			writeLines(&b, collapse(g.Items), maxItems)
+			writeLines(&b, g.Items, maxItems)
 		}
 	}
 	for _, u := range r.Incomplete {
@@ -220,12 +220,17 @@ func (r *Report) String() string {
 // not read at the verdict.
 func (r *Report) failed() bool { return r.Leaked() || len(r.Incomplete) > 0 }
 
-// writeLines writes lines indented under a group, the first max of them
-// and then how many more there are.
-func writeLines(b *strings.Builder, lines []string, max int) {
+// writeLines writes the lines of items indented under a group, the first
+// max of them and then how many more items there are.
+func writeLines(b *strings.Builder, items []Item, max int) {
+	lines, counts := collapse(items)
 	for i, line := range lines {
 		if i == max && len(lines) > max+1 {
-			fmt.Fprintf(b, "\n      … and %d more", len(lines)-max)
+			rest := 0
+			for _, n := range counts[i:] {
+				rest += n
+			}
+			fmt.Fprintf(b, "\n      … and %d more", rest)
 			return
 		}
 		b.WriteString("\n      " + line)
@@ -233,8 +238,9 @@ func writeLines(b *strings.Builder, lines []string, max int) {
 }
 
 // collapse renders items that differ only in their number as one line:
-// "60 × eventfd (count 0): fds 15, 16, 17, 20, 21, 22, 25, 26, … and 52 more".
-func collapse(items []Item) []string {
+// "60 × eventfd (count 0): fds 15, 16, 17, 20, 21, 22, 25, 26, … and 52 more",
+// and says how many items each line stands for.
+func collapse(items []Item) ([]string, []int) {
 	type run struct {
 		first Item
 		ids   []string
@@ -256,6 +262,7 @@ func collapse(items []Item) []string {
 		r.ids = append(r.ids, strconv.FormatUint(it.ID, 10))
 	}
 	lines := make([]string, 0, len(order))
+	counts := make([]int, 0, len(order))
 	stacks := originsMode() == "stacks"
 	withStack := func(line string, it Item) string {
 		if !stacks || it.stack == "" {
@@ -264,6 +271,7 @@ func collapse(items []Item) []string {
 		return line + "\n" + strings.TrimRight(indent(it.stack, "      "), "\n")
 	}
 	for _, r := range order {
+		counts = append(counts, len(r.ids))
 		if len(r.ids) < 2 {
 			lines = append(lines, withStack(r.first.String(), r.first))
 			continue
@@ -283,7 +291,7 @@ func collapse(items []Item) []string {
 		}
 		lines = append(lines, withStack(fmt.Sprintf("%d × %s: %s %s%s", len(r.ids), text, many, strings.Join(shown, ", "), more), r.first))
 	}
-	return lines
+	return lines, counts
 }
 
 // indent prefixes every line of s.

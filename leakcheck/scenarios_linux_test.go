@@ -239,3 +239,38 @@ func TestParkedTestOverlapsNobody(t *testing.T) {
 	assert.Contains(t, out, "--- PASS: TestScenarioParked/serial-clean", out)
 	assert.NotContains(t, out, "not checked: overlapped", "no test overlapped another's body:\n%s", out)
 }
+
+// TestScenarioResumedTogether: two tests call Check, then t.Parallel, and
+// resume together; the second leaks a file it keeps reachable.
+func TestScenarioResumedTogether(t *testing.T) {
+	scenario(t)
+	t.Run("clean", func(t *testing.T) {
+		leakcheck.Check(t, leakcheck.WithTimeout(300*time.Millisecond))
+		t.Parallel()
+		time.Sleep(20 * time.Millisecond)
+	})
+	t.Run("leaky", func(t *testing.T) {
+		leakcheck.Check(t, leakcheck.WithTimeout(300*time.Millisecond))
+		t.Parallel()
+		f, err := os.Open(os.Args[0])
+		require.NoError(t, err)
+		resumedLeak = f
+	})
+}
+
+var resumedLeak *os.File
+
+// The leak of a test that resumed from t.Parallel beside another is not
+// hidden as something "serial tests left": it is caught (by origin), or
+// said to be unattributable.
+func TestResumedTogetherNotHidden(t *testing.T) {
+	out, _ := runChild(t, "scenarios", "-test.run=^TestScenarioResumedTogether$", "-test.v", "-test.parallel=2")
+	assert.NotContains(t, out, "left by serial tests", "no serial test ran while they waited:\n%s", out)
+	assert.Contains(t, out, "--- PASS: TestScenarioResumedTogether/clean", out)
+	if originsHere(t) {
+		assert.Contains(t, out, "--- FAIL: TestScenarioResumedTogether/leaky", out)
+		assert.Contains(t, out, "file "+os.Args[0]+", opened at", out)
+	} else {
+		assert.Contains(t, out, "not checked: overlapped TestScenarioResumedTogether/", out)
+	}
+}

@@ -183,7 +183,7 @@ func (s *SoakReport) String() string {
 		fmt.Fprintf(&b, "%d growing:", len(s.Growing))
 		for _, g := range s.Growing {
 			b.WriteString("\n  " + g.String())
-			writeLines(&b, collapse(g.Culprits), 5)
+			writeLines(&b, g.Culprits, 5)
 		}
 	}
 	if s.detail != nil && s.detail.Len() > 0 {

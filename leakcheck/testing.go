@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +130,10 @@ func Check(t testing.TB, opts ...Option) {
 		tcfg := *cfg
 		// What serial tests left while this one was parked in t.Parallel
 		// is theirs.
-		tcfg.current = append(append([]*Snapshot(nil), cfg.current...), w.parkedSnapshots...)
+		tcfg.current = append([]ignoredSnapshot(nil), cfg.current...)
+		for _, ps := range w.parkedSnapshots {
+			tcfg.current = append(tcfg.current, ignoredSnapshot{ps, "left by serial tests while this one waited in t.Parallel"})
+		}
 		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout), hardDeadline: testDeadline(t, cfg.timerBound())}
 		if len(overlapped) > 0 {
 			c.byLabel(label, overlapped)
@@ -496,18 +500,28 @@ func parkedTests() map[uint64]bool {
 	return out
 }
 
-// witness hands a look this check took to every parked window: what it
-// holds is not the parked tests' doing.
+// witness hands a look this check took to every window whose test is
+// parked in t.Parallel right now: what it holds is not their doing. A test
+// seen parked before that has resumed since gets nothing more.
 func (w *window) witness(s *Snapshot) {
 	if s == nil {
 		return
 	}
 	windows.Lock()
 	defer windows.Unlock()
+	var parked map[uint64]bool
 	for o := range windows.open {
-		if o != w && o.parked {
-			o.parkedSnapshots = append(o.parkedSnapshots, s)
+		if o == w || !o.parked {
+			continue
 		}
+		if parked == nil {
+			parked = parkedTests()
+		}
+		if !parked[o.gid] {
+			o.parked = false // resumed: its body runs
+			continue
+		}
+		o.parkedSnapshots = append(o.parkedSnapshots, s)
 	}
 }
 
@@ -517,11 +531,30 @@ func nested(parent, child string) bool {
 }
 
 // close ends the window and returns the tests that overlapped it, and
-// their functions.
+// their functions. Tests that resumed from t.Parallel together opened
+// their windows while parked: any unrelated window still open and not
+// parked now has a body running beside this one.
 func (w *window) close() (names, fns []string) {
 	windows.Lock()
 	defer windows.Unlock()
 	delete(windows.open, w)
+	var parked map[uint64]bool
+	for o := range windows.open {
+		if nested(o.name, w.name) || nested(w.name, o.name) || slices.Contains(w.overlapped, o.name) {
+			continue
+		}
+		if parked == nil {
+			parked = parkedTests()
+		}
+		if parked[o.gid] {
+			continue
+		}
+		o.parked = false
+		o.overlapped = append(o.overlapped, w.name)
+		o.overlappedFns = append(o.overlappedFns, w.fn)
+		w.overlapped = append(w.overlapped, o.name)
+		w.overlappedFns = append(w.overlappedFns, o.fn)
+	}
 	return w.overlapped, w.overlappedFns
 }
 
