@@ -131,6 +131,11 @@ func scenarios() []scenario {
 	}
 }
 
+// goleaksWait is about as long as goleak waits before it reports (20
+// retries, up to 100ms apart), for the drop-in: for every goroutine, also
+// those leakcheck would wait for longer because a timer might end them.
+var goleaksWait = []goleak.Option{leakcheck.WithTimeout(500 * time.Millisecond), leakcheck.WithTimerBound(500 * time.Millisecond)}
+
 // TestDifferential runs each goroutine scenario past go.uber.org/goleak's
 // Find and the drop-in's Find restricted to goroutines: the verdicts agree.
 // The drop-in's default (every resource) agrees too, since the scenarios
@@ -144,10 +149,9 @@ func TestDifferential(t *testing.T) {
 				require.NoError(t, goleak.Find(), "the scenario ends clean")
 			}()
 			want := uber.Find(theirs...)
-			short := leakcheck.WithTimeout(500 * time.Millisecond)
-			got := goleak.Find(append(ours, leakcheck.WithResources(leakcheck.Goroutines), short)...)
+			got := goleak.Find(append(append(ours, leakcheck.WithResources(leakcheck.Goroutines)), goleaksWait...)...)
 			assert.Equal(t, want != nil, got != nil, "%s\ngoleak: %v\ndrop-in: %v", sc.reason, want, got)
-			all := goleak.Find(append(ours, short)...)
+			all := goleak.Find(append(ours, goleaksWait...)...)
 			assert.Equal(t, want != nil, all != nil, "%s\ngoleak: %v\ndrop-in, every resource: %v", sc.reason, want, all)
 		})
 	}
@@ -164,7 +168,7 @@ func TestVerifyNoneDifferential(t *testing.T) {
 			}()
 			want, got := &recordT{}, &recordT{}
 			uber.VerifyNone(want, theirs...)
-			goleak.VerifyNone(got, append(ours, leakcheck.WithTimeout(500*time.Millisecond))...)
+			goleak.VerifyNone(got, append(ours, goleaksWait...)...)
 			assert.Equal(t, want.Failed(), got.Failed(), "%s\ngoleak: %s\ndrop-in: %s", sc.reason, want, got)
 		})
 	}
