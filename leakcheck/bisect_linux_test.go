@@ -1,11 +1,13 @@
 package leakcheck_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,4 +55,22 @@ func TestVerifyTestMainBisects(t *testing.T) {
 	assert.Contains(t, s, "leaks alone: TestB: 2 leaked", s)
 	assert.NotContains(t, s, "leaks alone: TestA", s)
 	assert.NotContains(t, s, "leaks alone: TestC", s)
+}
+
+// A leak TestMain itself holds leaks in every re-run: the bisection ends
+// (each re-run, the listing too, checks without bisecting again) and says
+// no test leaks alone.
+func TestBisectEndsWhenTestMainLeaks(t *testing.T) {
+	bin := buildPackage(t, "testdata/bisectmain")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, ctx.Err(), "the bisection must end:\n%s", out)
+	require.Error(t, err, "the package leaks")
+	s := string(out)
+	assert.Contains(t, s, "(2 of 2 in", s)
+	assert.Contains(t, s, "leaks alone: TestA", "run alone, each test binary holds TestMain's listener:\n%s", s)
+	assert.Equal(t, 1, strings.Count(s, "the top-level tests run alone"), "no re-run bisects again:\n%s", s)
 }

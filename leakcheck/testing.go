@@ -231,13 +231,22 @@ func VerifyTestMain(m TestingM, opts ...Option) {
 	}
 	c := &check{cfg: cfg, deadline: time.Now().Add(cfg.timeout), hardDeadline: time.Now().Add(cfg.timerBound())}
 	rep, err := c.run()
+	run := "successful"
+	if exitCode != 0 {
+		run = "unsuccessful" // RunOnFailure: the tests' own failure code is kept
+	}
+	fail := func() {
+		if exitCode == 0 {
+			exitCode = 1
+		}
+	}
 	switch {
 	case err != nil:
-		fmt.Fprintf(os.Stderr, "leakcheck: errors on successful test run: %v\n", err)
-		exitCode = 1
+		fmt.Fprintf(os.Stderr, "leakcheck: errors on %s test run: %v\n", run, err)
+		fail()
 	case rep.failed():
-		fmt.Fprintf(os.Stderr, "leakcheck: errors on successful test run:\n%s\n", rep)
-		exitCode = 1
+		fmt.Fprintf(os.Stderr, "leakcheck: errors on %s test run:\n%s\n", run, rep)
+		fail()
 		budget := DefaultBisectBudget
 		if cfg.bisectSet {
 			budget = cfg.bisect
