@@ -217,10 +217,15 @@ func (c *check) run() (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !f.clean(c.cfg) && !c.noSettle && !c.cfg.allowGCDuringSettle && onlyPause() {
-		// Before failing, collect garbage and look again: see gcVerdict.
+	switch {
+	case f.clean(c.cfg) || c.noSettle || c.cfg.allowGCDuringSettle:
+	case !onlyPause():
 		// Not while another check waits: the collection could close its
-		// test's unreachable files and hide them from it.
+		// test's unreachable files and hide them from it. Said, since a
+		// goroutine a finalizer would stop is then reported.
+		f.notes = append(f.notes, "no garbage collection before this verdict: another check was waiting (a goroutine a finalizer would stop may be among these)")
+	default:
+		// Before failing, collect garbage and look again: see gcVerdict.
 		collectGarbage()
 		after, err := take(c.cfg, describeLook)
 		if err != nil {

@@ -412,6 +412,9 @@ func runSoak(cfg *config, op func(int) error) (*SoakReport, error) {
 		return nil, err
 	}
 	rep := &SoakReport{Iterations: i, Elapsed: elapsed, End: end, detail: detail, warmup: sc.warmup}
+	if heap == nil && cfg.resources&Heap != 0 {
+		end.Unchecked = append(end.Unchecked, "heap not measured: only the current process's heap can be, not "+cfg.target.String()+"'s")
+	}
 	for _, st := range detail.Summary(sc.warmup) {
 		rep.Categories = append(rep.Categories, Growth{Key: st.Key, Start: st.Start, End: st.End, Max: st.Max,
 			PerIteration: st.PerIteration, PerMinute: st.PerSecond * 60})

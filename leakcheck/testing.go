@@ -114,7 +114,7 @@ func Check(t testing.TB, opts ...Option) {
 		return
 	}
 	name := t.Name()
-	w := openWindow(name, callerTest())
+	w := openWindow(name, cfg.testFn) // the stack was walked once, by tbConfig
 	label := labelTestGoroutine(name)
 	base, err := take(cfg, baselineLook)
 	if err != nil {

@@ -2,6 +2,7 @@ package leakcheck_test
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -125,4 +126,18 @@ func TestSoakHeapCleanWithTemporaries(t *testing.T) {
 	_, ok := rep.Growth("heap")
 	assert.True(t, ok, "shown: %s", rep)
 	assert.False(t, rep.Leaked(), "%s", rep)
+}
+
+// Another process's heap cannot be measured: the soak says so rather than
+// leaving the category out silently.
+func TestSoakHeapOfAnotherProcessIsSaid(t *testing.T) {
+	cmd := exec.Command("sleep", "20")
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	rep, err := leakcheck.RunSoak(func(int) error { return nil },
+		leakcheck.WithPID(cmd.Process.Pid), leakcheck.WithIterations(10), leakcheck.WithSampleInterval(0))
+	require.NoError(t, err)
+	_, ok := rep.Growth("heap")
+	assert.False(t, ok)
+	assert.Contains(t, strings.Join(rep.End.Unchecked, "\n"), "heap not measured: only the current process's heap can be", rep)
 }
