@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
@@ -105,6 +106,10 @@ type check struct {
 	deadline time.Time
 	// hardDeadline bounds the wait for goroutines that may end on a timer.
 	hardDeadline time.Time
+	// limit, in a test, is when the verdict must be out (a little before
+	// the test binary's -timeout alarm); zero elsewhere. Polls stop in
+	// time to leave the verdict's looks before it.
+	limit time.Time
 
 	// label, when set, attributes goroutines by the pprof label leakcheck
 	// put on the checked test's goroutine (its value), instead of by ID:
@@ -120,6 +125,8 @@ type check struct {
 	noSettle bool
 	// last is the look the verdict came from.
 	last *Snapshot
+	// settle is what the settle loop keeps between looks.
+	settle *settleState
 }
 
 // found is what one look found, before it is described for a report.
@@ -165,9 +172,24 @@ func (c *check) run() (*Report, error) {
 		pauseGC()
 		defer resumeGC()
 	}
+	st := &settleState{exact: c.cfg.exactGoroutines}
+	if c.base != nil {
+		st.base = base.goroutines
+	}
+	var release func()
+	st.dumper, release = gostack.PooledDumper()
+	c.cfg.settle, c.settle = st, st
+	defer func() {
+		c.cfg.settle = nil
+		st.last, st.dumper = nil, nil // snapshots kept (c.last) hold no dump
+		release()
+	}()
 	start := time.Now()
+	b := newBudget(base, st, !c.noSettle && !c.cfg.allowGCDuringSettle)
 	sleep := time.Millisecond
-	proved, extended := false, false
+	proved, extended, refreshed := false, false, false
+	var last *Snapshot
+	var lastFound *found
 	for {
 		now, err := takeSince(c.cfg, pollLook, base)
 		if err != nil {
@@ -177,10 +199,12 @@ func (c *check) run() (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		b.looked(now)
 		if f.clean(c.cfg) {
 			c.last = now
 			return c.report(base, now, f, time.Since(start)), nil
 		}
+		last, lastFound = now, f
 		if c.noSettle {
 			break
 		}
@@ -193,49 +217,35 @@ func (c *check) run() (*Report, error) {
 			// runs finalizers, harmless here: no descriptor is pending.
 			proved = true
 			if _, _, err := gostack.DetectLeaks(); err == nil {
-				continue // look again: proven goroutines are marked
+				st.forceDump = true // the proof marks stacks: read them
+				continue            // look again: proven goroutines are marked
 			}
 		}
-		if !time.Now().Add(sleep).Before(c.deadline) {
+		wait := b.next(sleep, c.deadline, c.limit)
+		if !b.fits(time.Now().Add(wait), c.deadline, c.limit) {
+			if pending != nil && !extended && st.carried && !refreshed && leaves(b.poll+st.dumpCost+b.reserve(), c.limit) {
+				// The goroutines' states are a carried reading: what
+				// they wait on now decides whether a timer may end them.
+				refreshed, st.forceDump = true, true
+				continue
+			}
 			if extended || pending == nil || !mayEnd(pending, proved) || !c.hardDeadline.After(c.deadline) {
 				break
 			}
 			// Goroutines that may end on a timer get the longer bound.
 			extended, c.deadline = true, c.hardDeadline
+			if wait = b.next(sleep, c.deadline, c.limit); !b.fits(time.Now().Add(wait), c.deadline, c.limit) {
+				break
+			}
 		}
-		time.Sleep(sleep)
+		time.Sleep(wait)
 		if sleep *= 2; sleep > 10*time.Millisecond {
 			sleep = 10 * time.Millisecond
 		}
 	}
-	// Look once more, with everything a report needs.
-	now, err := take(c.cfg, describeLook)
+	now, f, err := c.verdict(base, last, lastFound, b)
 	if err != nil {
 		return nil, err
-	}
-	f, err := c.diff(base, now)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case f.clean(c.cfg) || c.noSettle || c.cfg.allowGCDuringSettle:
-	case !onlyPause():
-		// Not while another check waits: the collection could close its
-		// test's unreachable files and hide them from it. Said, since a
-		// goroutine a finalizer would stop is then reported.
-		f.notes = append(f.notes, "no garbage collection before this verdict: another check was waiting (a goroutine a finalizer would stop may be among these)")
-	default:
-		// Before failing, collect garbage and look again: see gcVerdict.
-		collectGarbage()
-		after, err := take(c.cfg, describeLook)
-		if err != nil {
-			return nil, err
-		}
-		f2, err := c.diff(base, after)
-		if err != nil {
-			return nil, err
-		}
-		f, now = gcVerdict(f, f2), after
 	}
 	c.last = now
 	waited := time.Since(start)
@@ -243,6 +253,189 @@ func (c *check) run() (*Report, error) {
 		waited = 0 // one look, no waiting
 	}
 	return c.report(base, now, f, waited), nil
+}
+
+// verdict takes the look a failing report comes from: once more, with
+// everything a report needs, and once more after collecting garbage (see
+// gcVerdict). A look that would end past the deadline is not started: the
+// report then comes from the last look, and says so.
+func (c *check) verdict(base, last *Snapshot, lastFound *found, b *budget) (*Snapshot, *found, error) {
+	if !c.noSettle && !leaves(b.describe(), c.limit) {
+		lastFound.notes = append(lastFound.notes, fmt.Sprintf("reported from the last look, %v after the check began: a detailed look takes about %v, which would end past the test's deadline (descriptors and sockets are described as that look saw them)", last.Time.Sub(b.start).Round(time.Millisecond), b.describe().Round(time.Millisecond)))
+		return last, lastFound, nil
+	}
+	now, err := take(c.cfg, describeLook)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := c.diff(base, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.looked(now)
+	switch {
+	case f.clean(c.cfg) || c.noSettle || c.cfg.allowGCDuringSettle:
+	case !onlyPause():
+		// Not while another check waits: the collection could close its
+		// test's unreachable files and hide them from it. Said, since a
+		// goroutine a finalizer would stop is then reported.
+		f.notes = append(f.notes, "no garbage collection before this verdict: another check was waiting (a goroutine a finalizer would stop may be among these)")
+	case !leaves(b.collect()+b.describe(), c.limit):
+		f.notes = append(f.notes, fmt.Sprintf("no garbage collection before this verdict: collecting and looking again takes about %v, which would end past the test's deadline (a goroutine a finalizer would stop may be among these)", (b.collect()+b.describe()).Round(time.Millisecond)))
+	default:
+		// Before failing, collect garbage and look again: see gcVerdict.
+		collectGarbage()
+		after, err := take(c.cfg, describeLook)
+		if err != nil {
+			return nil, nil, err
+		}
+		f2, err := c.diff(base, after)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, now = gcVerdict(f, f2), after
+	}
+	return now, f, nil
+}
+
+// A budget is what a settling check knows of its own looks' cost, so it
+// starts none that would end past its deadline and keeps the garbage of its
+// looks (the collector is paused) to a bound.
+//
+// The first look is always taken: a verdict needs one. After it, a poll is
+// started only if it ends before the deadline (the timeout: how long the
+// check waits) and, in a test, leaves the verdict's detailed looks and
+// garbage collection time before the test's limit, each estimated from the
+// dearest look of its kind so far (the baseline stands for the detailed
+// look until one is taken: it dumped every goroutine too). A poll's garbage is measured:
+// the polls of one check may allocate twice the garbage budget (the larger
+// of minPollGarbage and two first polls' worth), spent at full speed up to
+// the budget, then spread over the time left, so that a check waiting long
+// on a large process holds a bounded amount of garbage, not one look's per
+// poll.
+type budget struct {
+	start        time.Time
+	base         time.Duration // the baseline's look
+	poll, detail time.Duration // the dearest poll, and detailed look, so far
+	lastPoll     time.Duration // the last poll: what the next costs, most likely
+	garbage      uint64        // bytes the polls allocated
+	perPoll      uint64        // the most one poll allocated
+	allocs       uint64        // the runtime's total at the last look's end
+	maxGarbage   uint64        // the budget; 0 until the first poll
+	collects     bool          // the verdict will collect garbage
+	st           *settleState  // its dumps' cost
+}
+
+// minPollGarbage is the least garbage budget of a check's polls.
+const minPollGarbage = 16 << 20
+
+func newBudget(base *Snapshot, st *settleState, collects bool) *budget {
+	return &budget{start: time.Now(), base: base.took, st: st, allocs: heapAllocated(), collects: collects}
+}
+
+// looked records a look that has just ended.
+func (b *budget) looked(s *Snapshot) {
+	cost := time.Since(s.Time)
+	total := heapAllocated()
+	used := total - b.allocs
+	b.allocs = total
+	if s.look.detailed() {
+		b.detail = max(b.detail, cost)
+		return
+	}
+	if b.maxGarbage == 0 {
+		b.maxGarbage = max(minPollGarbage, 2*used)
+	}
+	b.poll = max(b.poll, cost)
+	b.lastPoll = cost
+	b.garbage += used
+	b.perPoll = max(b.perPoll, used)
+}
+
+// describe estimates a detailed look: the dearest so far, or until there
+// is one, a poll plus a goroutine dump (the detailed look reads the stacks),
+// or the baseline's look, which dumped them.
+func (b *budget) describe() time.Duration {
+	switch {
+	case b.detail > 0:
+		return b.detail
+	case b.st != nil && b.st.dumpCost > 0:
+		return b.poll + b.st.dumpCost
+	}
+	return max(b.base, b.poll)
+}
+
+// collect estimates collectGarbage: two collections of the live heap
+// (about a nanosecond per live byte, on one core) and their finalizers.
+func (b *budget) collect() time.Duration {
+	return 2 * (time.Duration(heapLive()) + time.Millisecond)
+}
+
+// reserve is what the verdict needs after the last poll.
+func (b *budget) reserve() time.Duration {
+	r := b.describe()
+	if b.collects {
+		r += b.collect() + b.describe()
+	}
+	return r
+}
+
+// latest is the latest moment a poll may start: it must end before the
+// deadline (the timeout, or the timer bound), as the last poll did, and,
+// when the check runs in a test, leave the verdict its looks before the
+// test's limit even if it costs as much as the dearest poll.
+func (b *budget) latest(deadline, limit time.Time) time.Time {
+	t := deadline.Add(-b.lastPoll)
+	if !limit.IsZero() {
+		if l := limit.Add(-b.poll - b.reserve()); l.Before(t) {
+			t = l
+		}
+	}
+	return t
+}
+
+// next returns how long to sleep before the next poll, given the back-off:
+// the back-off while the polls' garbage is within the budget; past it, the
+// time left shared among the polls the rest of the allowance pays for; once
+// the allowance is spent, until the last moment a poll still fits.
+func (b *budget) next(backoff time.Duration, deadline, limit time.Time) time.Duration {
+	if b.garbage < b.maxGarbage || b.perPoll == 0 {
+		return backoff
+	}
+	// A little to spare for the time this takes.
+	left := time.Until(b.latest(deadline, limit)) - time.Millisecond
+	polls := (2*b.maxGarbage - min(b.garbage, 2*b.maxGarbage)) / b.perPoll
+	if polls == 0 {
+		return max(backoff, left)
+	}
+	return max(backoff, left/time.Duration(polls+1))
+}
+
+// fits reports whether a poll may start at t.
+func (b *budget) fits(t, deadline, limit time.Time) bool {
+	return t.Before(b.latest(deadline, limit))
+}
+
+// leaves reports whether a look taking d, started now, ends before the
+// test's limit (always, outside a test).
+func leaves(d time.Duration, limit time.Time) bool {
+	return limit.IsZero() || time.Now().Add(d).Before(limit)
+}
+
+var allocSamples = []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
+var allocMu sync.Mutex
+
+func heapAllocated() uint64 { return readMetric(0) }
+func heapLive() uint64      { return readMetric(1) }
+
+func readMetric(i int) uint64 {
+	allocMu.Lock()
+	defer allocMu.Unlock()
+	metrics.Read(allocSamples[i : i+1])
+	if allocSamples[i].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return allocSamples[i].Value.Uint64()
 }
 
 // collectGarbage runs two collections, each waiting (briefly) for the

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/leakcheck/go/internal/gostack"
 )
@@ -34,6 +35,10 @@ func (goroutineKind) collect(s *Snapshot, l look) error {
 		s.goroutines = &goroutineState{}
 		return nil
 	}
+	if st := s.settle; st != nil && !l.baseline() {
+		s.goroutines = lookSettling(st, l.detailed())
+		return nil
+	}
 	g, err := takeGoroutines(l.baseline(), l.detailed())
 	if err != nil {
 		return err
@@ -57,7 +62,7 @@ func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	if !d.none {
 		baseState = base.goroutines
 	}
-	candidates, err := newGoroutines(baseState, now.goroutines, d.none, d.label)
+	candidates, err := newGoroutines(baseState, now.goroutines, d.none, d.label, now.settle)
 	if err != nil || len(candidates) == 0 {
 		return nil, err
 	}
@@ -133,6 +138,8 @@ func (goroutineKind) count(s *Snapshot, m map[string]int) {
 		m[name(goroutineKind{})] = len(s.Goroutines)
 	case s.goroutines != nil && s.goroutines.dump != nil:
 		m[name(goroutineKind{})] = len(s.goroutines.dump)
+	case s.goroutines != nil && s.goroutines.count > 0:
+		m[name(goroutineKind{})] = s.goroutines.count
 	}
 }
 
@@ -174,10 +181,11 @@ func (g Goroutine) String() string {
 type goroutine = gostack.Goroutine
 
 // smallGoroutineCount is the number of goroutines up to which a check
-// compares goroutine IDs directly (a header-only dump costs tens of
-// microseconds at this size). Above it, a check first compares censuses of
-// stacks (runtime.GoroutineProfile, no stop-the-world text dump) and takes
-// the dump only when the census grew.
+// compares goroutine IDs on every look (a dump costs tens of microseconds
+// at this size). Above it, a poll first compares censuses of stacks
+// (runtime.GoroutineProfile, no stop-the-world text dump) and takes the
+// dump only when the census grew, unless WithExactGoroutines asks for IDs
+// on every look.
 const smallGoroutineCount = 1000
 
 // goroutineState is a snapshot's view of the goroutines: the exact set of
@@ -185,15 +193,23 @@ const smallGoroutineCount = 1000
 type goroutineState struct {
 	created    uint64 // goroutines created since the process started (Go ≥ 1.26)
 	hasCreated bool
+	count      int                 // runtime.NumGoroutine at the look
 	census     *gostack.Census     // taken when the process has many goroutines
-	ids        []uint64            // sorted; taken for a baseline, or lazily
-	dump       []gostack.Goroutine // taken when needed
+	ids        []uint64            // sorted; taken for a baseline
+	dump       []gostack.Goroutine // every goroutine, parsed: Take's look, and looks outside a check
+	// fresh are the goroutines not in the baseline, parsed (a check's
+	// looks, from its Dumper); freshKnown says they were looked for.
+	fresh      []gostack.Goroutine
+	freshKnown bool
+	// tests are the goroutines running a test (testing.tRunner on their
+	// stack), parsed at a check's verdict: who ran alongside.
+	tests []gostack.Goroutine
 }
 
 func takeGoroutines(baseline, describe bool) (*goroutineState, error) {
-	s := &goroutineState{}
+	s := &goroutineState{count: runtime.NumGoroutine()}
 	s.created, s.hasCreated = goroutinesCreated()
-	if runtime.NumGoroutine() > smallGoroutineCount {
+	if s.count > smallGoroutineCount {
 		c, err := gostack.TakeCensus()
 		if err != nil {
 			return nil, err
@@ -217,6 +233,17 @@ func takeGoroutines(baseline, describe bool) (*goroutineState, error) {
 		s.ids = gostack.IDs()
 	}
 	return s, nil
+}
+
+// lookSettling is a look of a settling check, which owns a Dumper: it
+// records the counts only, and diff reads what it needs (see fresh).
+func lookSettling(st *settleState, describe bool) *goroutineState {
+	s := &goroutineState{count: runtime.NumGoroutine()}
+	s.created, s.hasCreated = goroutinesCreated()
+	if describe {
+		st.forceDump = true // a verdict reads the stacks now
+	}
+	return s
 }
 
 var createdSample = []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
@@ -259,13 +286,109 @@ func publicGoroutine(g gostack.Goroutine) Goroutine {
 	return Goroutine{ID: g.ID, State: g.State, Function: g.TopFunction(), CreatedBy: g.CreatedBy(), Labels: g.Labels, Stack: g.Raw}
 }
 
+// settleState is what one settling check keeps from one look to the next,
+// so that a look costs what changed and its memory stays bounded with the
+// collector paused: one dump buffer, reused (a Dumper parses only the
+// goroutines not in the baseline, and each of those once while its stack
+// stays the same), and the last look's goroutines.
+type settleState struct {
+	base   *goroutineState // the check's baseline (nil: goleak's "none")
+	dumper *gostack.Dumper
+	exact  bool            // WithExactGoroutines: IDs on every look
+	last   *goroutineState // the last look that read the goroutines
+	// forceDump makes the next look read the stacks even if the counts
+	// did not change: after a leak proof (which marks stacks), at a
+	// verdict.
+	forceDump bool
+	// carried: the last look's goroutines are an earlier look's reading
+	// (the same set; their states may have moved on).
+	carried  bool
+	dumps    int           // dumps taken, for tests and the scale notes
+	dumpCost time.Duration // the dearest dump so far
+}
+
+// freshSince reads the goroutines of a settling check's look that are not
+// in base, doing the least that is exact (or, above smallGoroutineCount
+// and without WithExactGoroutines, the least a census allows):
+//   - the same number of goroutines, none created since the last look:
+//     the last look's answer;
+//   - none created since the baseline: none;
+//   - many goroutines and a census that did not grow: none (the one change
+//     a census cannot see is a goroutine that exits while one with the
+//     same stack starts);
+//   - otherwise a dump into the check's Dumper, parsing only what is new.
+func freshSince(st *settleState, base, now *goroutineState, none bool) ([]gostack.Goroutine, error) {
+	last := st.last
+	force := st.forceDump
+	st.forceDump = false
+	st.carried = false
+	if !force && last != nil && now.hasCreated && last.hasCreated && now.created == last.created && now.count == last.count {
+		now.census = last.census
+		st.carried = true
+		return last.fresh, nil
+	}
+	if !force && !none && base.hasCreated && now.hasCreated && now.created == base.created {
+		return nil, nil
+	}
+	if !force && !none && !st.exact && now.count > smallGoroutineCount && base.census != nil {
+		c, err := gostack.TakeCensus()
+		if err != nil {
+			return nil, err
+		}
+		now.census = c
+		if !c.Grew(base.census) {
+			return nil, nil
+		}
+	}
+	t0 := time.Now()
+	st.dumper.Take()
+	st.dumps++
+	st.dumpCost = max(st.dumpCost, time.Since(t0))
+	var baseIDs []uint64
+	if !none {
+		baseIDs = base.ids
+	}
+	fresh, err := st.dumper.NewSince(baseIDs)
+	if err != nil {
+		return nil, err
+	}
+	if force {
+		// A verdict: who else runs a test, and the IDs, for a later
+		// check that ignores what this one saw (a parked test's).
+		if now.tests, err = st.dumper.Containing("testing.tRunner("); err != nil {
+			return nil, err
+		}
+		now.ids = st.dumper.IDs(nil)
+	}
+	return fresh, nil
+}
+
 // newGoroutines returns the goroutines of now that are not in base. With
 // none, base is ignored: every goroutine counts (goleak's VerifyNone). With
 // a label, only goroutines carrying that test's label are candidates
 // (parallel attribution).
-func newGoroutines(base, now *goroutineState, none bool, label string) ([]gostack.Goroutine, error) {
+func newGoroutines(base, now *goroutineState, none bool, label string, st *settleState) ([]gostack.Goroutine, error) {
+	if st != nil && base == st.base && !now.freshKnown {
+		fresh, err := freshSince(st, base, now, none)
+		if err != nil {
+			return nil, err
+		}
+		now.fresh, now.freshKnown = fresh, true
+		st.last = now
+	}
+	if now.freshKnown && base != st.base {
+		// Another baseline (an IgnoreCurrent snapshot): what is new
+		// against both. Every baseline records IDs.
+		if base == nil || base.ids == nil {
+			return now.fresh, nil // a poll's look, without IDs: all may be new
+		}
+		return gostack.NewSinceIDs(base.ids, now.fresh), nil
+	}
 	switch {
 	case label != "":
+		if now.freshKnown && len(now.fresh) == 0 {
+			return nil, nil
+		}
 		lc, err := gostack.TakeLabeledCensus()
 		if err != nil {
 			return nil, err
@@ -273,6 +396,10 @@ func newGoroutines(base, now *goroutineState, none bool, label string) ([]gostac
 		groups := lc.GroupsWithLabel(labelKey, label)
 		if len(groups) == 0 {
 			return nil, nil
+		}
+		if now.freshKnown {
+			// Exact by ID; the label's groups pick this test's.
+			return gostack.NewSince(groups, now.fresh), nil
 		}
 		if err := now.takeDump(); err != nil {
 			return nil, err
@@ -282,6 +409,8 @@ func newGoroutines(base, now *goroutineState, none bool, label string) ([]gostac
 			candidates = gostack.NewSinceIDs(base.ids, candidates)
 		}
 		return candidates, nil
+	case now.freshKnown:
+		return now.fresh, nil
 	case none:
 		if err := now.takeDump(); err != nil {
 			return nil, err

@@ -24,8 +24,10 @@ type Snapshot struct {
 
 	target      target
 	look        look
-	since       *Snapshot // the baseline a poll is compared with, for cheaper looks
-	resources   Resource  // what was collected
+	since       *Snapshot     // the baseline a poll is compared with, for cheaper looks
+	settle      *settleState  // a settling check's looks: what it keeps between them
+	took        time.Duration // how long the look took
+	resources   Resource      // what was collected
 	unsupported map[Resource]error
 	// failed holds what a look after the baseline could not read (a full
 	// descriptor table): the report says so and shows the rest.
@@ -103,7 +105,8 @@ func takeSince(cfg *config, l look, base *Snapshot) (*Snapshot, error) {
 		// taken, so the tracer's own descriptors are part of it).
 		startOrigins()
 	}
-	s := &Snapshot{PID: t.pid, Time: time.Now(), target: t, look: l, resources: cfg.resources, since: base}
+	s := &Snapshot{PID: t.pid, Time: time.Now(), target: t, look: l, resources: cfg.resources, since: base, settle: cfg.settle}
+	defer func() { s.took = time.Since(s.Time) }()
 	for _, k := range kinds {
 		r := k.resource()
 		if cfg.resources&r == 0 {

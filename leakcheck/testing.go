@@ -134,7 +134,7 @@ func Check(t testing.TB, opts ...Option) {
 		for _, ps := range w.parkedSnapshots {
 			tcfg.current = append(tcfg.current, ignoredSnapshot{ps, "left by serial tests while this one waited in t.Parallel"})
 		}
-		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout), hardDeadline: testDeadline(t, cfg.timerBound())}
+		c := &check{cfg: &tcfg, base: base, deadline: testDeadline(t, cfg.timeout), hardDeadline: testDeadline(t, cfg.timerBound()), limit: testLimit(t)}
 		if len(overlapped) > 0 {
 			c.byLabel(label, overlapped)
 			c.blame = &blame{fn: w.fn, label: label, others: fns}
@@ -186,7 +186,7 @@ func VerifyNone(t TestingT, opts ...Option) {
 	} else {
 		c := &check{cfg: cfg, deadline: time.Now().Add(cfg.timeout), hardDeadline: time.Now().Add(cfg.timerBound())}
 		if tb, ok := t.(testing.TB); ok {
-			c.deadline, c.hardDeadline = testDeadline(tb, cfg.timeout), testDeadline(tb, cfg.timerBound())
+			c.deadline, c.hardDeadline, c.limit = testDeadline(tb, cfg.timeout), testDeadline(tb, cfg.timerBound()), testLimit(tb)
 		}
 		rep, err := c.run()
 		switch {
@@ -387,12 +387,16 @@ func (c *check) byLabel(label string, others []string) {
 // goroutine dump: a goroutine with testing.tRunner on its stack that is not
 // parked in one of testing's waits, named by its test function.
 func otherTestsRunning(verdict *Snapshot) []string {
-	if verdict == nil || verdict.goroutines == nil || verdict.goroutines.dump == nil {
+	if verdict == nil || verdict.goroutines == nil {
 		return nil
+	}
+	gs := verdict.goroutines.dump
+	if gs == nil {
+		gs = verdict.goroutines.tests // a check's verdict parses only those
 	}
 	self := gostack.CurrentID()
 	var out []string
-	for _, g := range verdict.goroutines.dump {
+	for _, g := range gs {
 		if g.ID == self || gostack.RuntimeOwned(g) || !g.HasFunction("testing.tRunner") {
 			continue
 		}
@@ -422,16 +426,23 @@ func testFunction(g gostack.Goroutine) string {
 // now, but never so late that the test binary's own -timeout fires first.
 func testDeadline(t testing.TB, timeout time.Duration) time.Time {
 	d := time.Now().Add(timeout)
-	if td, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
-		if dl, ok := td.Deadline(); ok {
-			// Leave the test binary a moment to report before its alarm.
-			margin := min(time.Until(dl)/10, time.Second)
-			if limit := dl.Add(-margin); limit.Before(d) {
-				d = limit
-			}
-		}
+	if limit := testLimit(t); !limit.IsZero() && limit.Before(d) {
+		d = limit
 	}
 	return d
+}
+
+// testLimit is when a check in t must have reported: a moment before the
+// test binary's -timeout alarm, to leave it time to print the report. Zero
+// when the test has no deadline.
+func testLimit(t testing.TB) time.Time {
+	if td, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if dl, ok := td.Deadline(); ok {
+			margin := min(time.Until(dl)/10, time.Second)
+			return dl.Add(-margin)
+		}
+	}
+	return time.Time{}
 }
 
 // labelTestGoroutine puts the test's name on the calling goroutine as a

@@ -79,6 +79,17 @@ func IDs() []uint64 {
 
 var idsDumper = sync.Pool{New: func() any { return new(Dumper) }}
 
+// PooledDumper returns the Dumper IDs uses, out of its pool, and the func
+// that puts it back: a caller that dumps right after IDs (a check after its
+// baseline) reuses the buffer IDs sized, instead of holding a second one.
+func PooledDumper() (*Dumper, func()) {
+	d := idsDumper.Get().(*Dumper)
+	return d, func() {
+		d.prev, d.next = nil, nil // what NewSince parsed is the caller's
+		idsDumper.Put(d)
+	}
+}
+
 // NewSinceIDs returns the goroutines of dump whose ID is not in base (a
 // sorted list from IDs), sorted by ID: the exact answer to "what is new",
 // by identity.

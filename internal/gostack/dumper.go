@@ -329,3 +329,10 @@ func cmpID(a, b uint64) int {
 	}
 	return 0
 }
+
+// Containing parses the goroutines of the held dump whose text contains s
+// (a function name, say), in the order printed.
+func (d *Dumper) Containing(s string) ([]Goroutine, error) {
+	needle := []byte(s)
+	return d.Select(func(h Header) bool { return bytes.Contains(d.buf[h.start:h.end], needle) })
+}

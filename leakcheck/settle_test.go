@@ -1,0 +1,154 @@
+package leakcheck
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Within its garbage budget a check polls at the back-off; past it the
+// polls are spread over the time left; with the allowance spent, the one
+// poll left waits for the last moment it still fits.
+func TestBudgetSpreadsPollsPastTheGarbageBudget(t *testing.T) {
+	deadline := time.Now().Add(10 * time.Second)
+	b := &budget{poll: 10 * time.Millisecond, lastPoll: 10 * time.Millisecond, detail: 10 * time.Millisecond, maxGarbage: 100, perPoll: 10}
+
+	b.garbage = 50
+	assert.Equal(t, time.Millisecond, b.next(time.Millisecond, deadline, time.Time{}), "within the budget: the back-off")
+
+	b.garbage = 100 // spent: 10 more polls' worth left
+	wait := b.next(time.Millisecond, deadline, time.Time{})
+	assert.Greater(t, wait, 700*time.Millisecond, "the time left shared by 11")
+	assert.Less(t, wait, 950*time.Millisecond)
+
+	b.garbage = 200 // the allowance is spent
+	wait = b.next(time.Millisecond, deadline, time.Time{})
+	assert.True(t, b.fits(time.Now().Add(wait-50*time.Millisecond), deadline, time.Time{}), "the last poll still fits")
+	assert.False(t, b.fits(time.Now().Add(wait+50*time.Millisecond), deadline, time.Time{}), "and is the last one")
+}
+
+// The timeout bounds the polls; a test's limit also reserves the verdict's
+// looks, each estimated from the dearest so far, or the baseline's.
+func TestBudgetReservesTheVerdictBeforeTheTestsLimit(t *testing.T) {
+	now := time.Now()
+	b := &budget{base: time.Second, poll: 10 * time.Millisecond, lastPoll: 10 * time.Millisecond, st: &settleState{}}
+	assert.Equal(t, time.Second, b.describe(), "no detailed look yet: the baseline's cost")
+	far := now.Add(time.Hour)
+	assert.True(t, b.fits(now, now.Add(100*time.Millisecond), time.Time{}), "outside a test only the poll must end within the timeout")
+	assert.False(t, b.fits(now, now.Add(5*time.Millisecond), time.Time{}), "a poll that would end past the timeout")
+	assert.False(t, b.fits(now, far, now.Add(900*time.Millisecond)), "the detailed look would end past the test's limit")
+	assert.True(t, b.fits(now, far, now.Add(1100*time.Millisecond)))
+
+	b.collects = true // and a collection, and a second detailed look
+	assert.False(t, b.fits(now, far, now.Add(1100*time.Millisecond)))
+	assert.True(t, b.fits(now, far, now.Add(2100*time.Millisecond+b.collect())))
+}
+
+// A verdict that has no time left before the test's limit for a detailed
+// look comes from the last poll, and says so: a report, not a timed-out
+// test binary.
+func TestVerdictFromTheLastLookWhenNoTimeIsLeft(t *testing.T) {
+	base, err := Take(WithResources(Goroutines | FDs))
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { wg.Done(); <-stop }()
+	wg.Wait()
+
+	cfg := newConfig(inFind, []Option{WithResources(Goroutines | FDs)})
+	require.NoError(t, cfg.err())
+	now := time.Now()
+	// The test's limit is reached by the time the first look ends.
+	c := &check{cfg: cfg, base: base, deadline: now.Add(200 * time.Millisecond), hardDeadline: now.Add(200 * time.Millisecond), limit: now}
+	rep, err := c.run()
+	require.NoError(t, err)
+	require.True(t, rep.Leaked(), "the goroutine is still there")
+	assert.Contains(t, rep.String(), "TestVerdictFromTheLastLookWhenNoTimeIsLeft")
+	assert.Contains(t, strings.Join(rep.notes, "\n"), "reported from the last look")
+}
+
+// Once goroutines have grown, a check reads their stacks again only when
+// their counts change: a leak that stays put costs one dump for the polls,
+// whatever their number, and one per detailed look.
+func TestSettleDumpsOnlyWhenCountsChange(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	park := func(n int) {
+		var wg sync.WaitGroup
+		wg.Add(n)
+		for range n {
+			go func() { wg.Done(); <-stop }()
+		}
+		wg.Wait()
+	}
+	park(smallGoroutineCount + 200) // above the census threshold
+	base, err := take(newConfig(inFind, []Option{WithResources(Goroutines)}), baselineLook)
+	require.NoError(t, err)
+	park(1) // the leak
+
+	cfg := newConfig(inFind, []Option{WithResources(Goroutines), WithTimeout(300 * time.Millisecond), WithTimerBound(300 * time.Millisecond)})
+	require.NoError(t, cfg.err())
+	c := &check{cfg: cfg, base: base, deadline: time.Now().Add(cfg.timeout), hardDeadline: time.Now().Add(cfg.timerBound())}
+	rep, err := c.run()
+	require.NoError(t, err)
+	require.True(t, rep.Leaked())
+	assert.Equal(t, 1, rep.Count(Goroutines), "the one goroutine parked after the baseline")
+	// One dump when the census first grew, one to read the states afresh
+	// before deciding the wait is over, one per detailed look (the
+	// verdict, and after the collection): not one per poll.
+	assert.LessOrEqual(t, c.settle.dumps, 4, "dumps taken over a 300 ms wait")
+	assert.GreaterOrEqual(t, c.settle.dumps, 2)
+}
+
+// The one change a census cannot see: a goroutine exits while another with
+// the very same stack starts. By default, above smallGoroutineCount, it
+// passes (the documented limit); WithExactGoroutines catches it by ID.
+func TestExactGoroutinesSeesASwap(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	quit := make(chan struct{})
+	var started sync.WaitGroup
+	spawn := func(n int) {
+		started.Add(n)
+		for range n {
+			go twin(&started, quit, stop)
+		}
+		started.Wait()
+	}
+	spawn(smallGoroutineCount + 100)
+
+	for _, exact := range []bool{false, true} {
+		base, err := take(newConfig(inFind, []Option{WithResources(Goroutines)}), baselineLook)
+		require.NoError(t, err)
+		quit <- struct{}{} // one twin exits…
+		spawn(1)           // …and its double starts, and stays
+		opts := []Option{WithResources(Goroutines), WithTimeout(100 * time.Millisecond), WithTimerBound(100 * time.Millisecond)}
+		if exact {
+			opts = append(opts, WithExactGoroutines())
+		}
+		rep, err := Find(base, opts...)
+		require.NoError(t, err)
+		if !exact {
+			assert.False(t, rep.Leaked(), "by census the swap is no change: the limit WithExactGoroutines lifts")
+			continue
+		}
+		require.True(t, rep.Leaked(), "by ID the new twin is new")
+		assert.Equal(t, 1, rep.Count(Goroutines))
+		assert.Contains(t, rep.String(), "leakcheck.twin")
+	}
+}
+
+// twin parks until told to quit (one at a time) or to stop (all).
+func twin(started *sync.WaitGroup, quit, stop chan struct{}) {
+	started.Done()
+	select {
+	case <-quit:
+	case <-stop:
+	}
+}
