@@ -184,6 +184,12 @@ func (c *Census) Grew(base *Census) bool {
 	return false
 }
 
+// Same reports whether c and other count the same goroutines for every
+// stack (and labels): nothing changed between them that a census can see.
+func (c *Census) Same(other *Census) bool {
+	return c.total == other.total && len(c.groups) == len(other.groups) && !c.Grew(other) && !other.Grew(c)
+}
+
 // Growth returns the stacks that have more goroutines in c than in base,
 // symbolized, most grown first. It is empty exactly when Grew is false.
 func (c *Census) Growth(base *Census) []Group {

@@ -52,12 +52,15 @@ func TestCensusLeakyAndClean(t *testing.T) {
 	assert.False(t, again.Grew(base))
 	assert.Empty(t, again.Growth(base))
 	assert.Equal(t, base.Len(), again.Len(), "the caller is not counted")
+	assert.True(t, again.Same(base))
 
 	// Leaky: five goroutines parked in parkHere.
 	ids, release := parked(t, 5)
 	leaky, err := TakeCensus()
 	require.NoError(t, err)
 	assert.True(t, leaky.Grew(base))
+	assert.False(t, leaky.Same(base), "grown")
+	assert.False(t, base.Same(leaky), "shrunk, seen from the other side")
 	assert.GreaterOrEqual(t, leaky.Len(), 5)
 	growth := leaky.Growth(base)
 	require.Len(t, growth, 1)
