@@ -302,28 +302,32 @@ func (c *check) verdict(base, last *Snapshot, lastFound *found, b *budget) (*Sna
 // starts none that would end past its deadline and keeps the garbage of its
 // looks (the collector is paused) to a bound.
 //
-// The first look is always taken: a verdict needs one. After it, a poll is
-// started only if it ends before the deadline (the timeout: how long the
-// check waits) and, in a test, leaves the verdict's detailed looks and
-// garbage collection time before the test's limit, each estimated from the
-// dearest look of its kind so far (the baseline stands for the detailed
-// look until one is taken: it dumped every goroutine too). A poll's garbage is measured:
-// the polls of one check may allocate twice the garbage budget (the larger
-// of minPollGarbage and two first polls' worth), spent at full speed up to
-// the budget, then spread over the time left, so that a check waiting long
-// on a large process holds a bounded amount of garbage, not one look's per
-// poll.
+// The first look is always taken: a verdict needs one; and a second one
+// while the deadline has not passed (the first may have seen teardown in
+// flight, and taken the whole timeout). After them, a poll is started only
+// if it ends before the deadline (the timeout: how long the check waits)
+// and, in a test, leaves the verdict's detailed looks and garbage
+// collection time before the test's limit, each estimated from the dearest
+// look of its kind so far (the baseline stands for the detailed look until
+// one is taken: it dumped every goroutine too).
+//
+// A poll's garbage is measured: the polls of one check may allocate twice
+// the garbage budget (the larger of minPollGarbage and two first polls'
+// worth), spent at full speed up to the budget, then spread over the time
+// left, so that a check waiting long on a large process holds a bounded
+// amount of garbage, not one look's per poll.
 type budget struct {
 	start        time.Time
 	base         time.Duration // the baseline's look
 	poll, detail time.Duration // the dearest poll, and detailed look, so far
 	lastPoll     time.Duration // the last poll: what the next costs, most likely
-	garbage      uint64        // bytes the polls allocated
-	perPoll      uint64        // the most one poll allocated
-	allocs       uint64        // the runtime's total at the last look's end
-	maxGarbage   uint64        // the budget; 0 until the first poll
-	collects     bool          // the verdict will collect garbage
-	st           *settleState  // its dumps' cost
+	polls        int
+	garbage      uint64       // bytes the polls allocated
+	perPoll      uint64       // the most one poll allocated
+	allocs       uint64       // the runtime's total at the last look's end
+	maxGarbage   uint64       // the budget; 0 until the first poll
+	collects     bool         // the verdict will collect garbage
+	st           *settleState // its dumps' cost
 }
 
 // minPollGarbage is the least garbage budget of a check's polls.
@@ -348,6 +352,7 @@ func (b *budget) looked(s *Snapshot) {
 	}
 	b.poll = max(b.poll, cost)
 	b.lastPoll = cost
+	b.polls++
 	b.garbage += used
 	b.perPoll = max(b.perPoll, used)
 }
@@ -383,13 +388,29 @@ func (b *budget) reserve() time.Duration {
 // latest is the latest moment a poll may start: it must end before the
 // deadline (the timeout, or the timer bound), as the last poll did, and,
 // when the check runs in a test, leave the verdict its looks before the
-// test's limit even if it costs as much as the dearest poll.
+// test's limit even if it costs as much as the dearest poll; when those
+// looks no longer fit at all, end before the limit itself.
 func (b *budget) latest(deadline, limit time.Time) time.Time {
 	t := deadline.Add(-b.lastPoll)
-	if !limit.IsZero() {
-		if l := limit.Add(-b.poll - b.reserve()); l.Before(t) {
-			t = l
-		}
+	if b.polls == 1 && t.Before(deadline) {
+		// A second look, even if it ends past the timeout: the first
+		// saw teardown in flight, as a first look at once after the
+		// body does; in a large process it may have taken the whole
+		// timeout.
+		t = deadline
+	}
+	if limit.IsZero() {
+		return t
+	}
+	l := limit.Add(-b.poll - b.reserve())
+	if !l.After(time.Now()) {
+		// No verdict look fits any more: the report will come from the
+		// last poll, so polls go on while one still ends before the
+		// limit (teardown that finishes meanwhile is seen).
+		l = limit.Add(-b.poll)
+	}
+	if l.Before(t) {
+		t = l
 	}
 	return t
 }

@@ -42,12 +42,17 @@ func TestBudgetReservesTheVerdictBeforeTheTestsLimit(t *testing.T) {
 	far := now.Add(time.Hour)
 	assert.True(t, b.fits(now, now.Add(100*time.Millisecond), time.Time{}), "outside a test only the poll must end within the timeout")
 	assert.False(t, b.fits(now, now.Add(5*time.Millisecond), time.Time{}), "a poll that would end past the timeout")
-	assert.False(t, b.fits(now, far, now.Add(900*time.Millisecond)), "the detailed look would end past the test's limit")
 	assert.True(t, b.fits(now, far, now.Add(1100*time.Millisecond)))
+	assert.False(t, b.fits(now.Add(200*time.Millisecond), far, now.Add(1100*time.Millisecond)), "the detailed look would end past the test's limit")
+	// When no detailed look fits at all, polls go on until the limit (the
+	// report will come from the last one).
+	assert.True(t, b.fits(now, far, now.Add(900*time.Millisecond)))
+	assert.False(t, b.fits(now.Add(895*time.Millisecond), far, now.Add(900*time.Millisecond)))
 
 	b.collects = true // and a collection, and a second detailed look
-	assert.False(t, b.fits(now, far, now.Add(1100*time.Millisecond)))
-	assert.True(t, b.fits(now, far, now.Add(2100*time.Millisecond+b.collect())))
+	limit := now.Add(2100*time.Millisecond + b.collect())
+	assert.True(t, b.fits(now, far, limit))
+	assert.False(t, b.fits(now.Add(200*time.Millisecond), far, limit))
 }
 
 // A verdict that has no time left before the test's limit for a detailed
