@@ -164,3 +164,17 @@ func twin(started *sync.WaitGroup, quit, stop chan struct{}) {
 	case <-stop:
 	}
 }
+
+// The second look is taken whatever the timeout (the first may have seen
+// teardown in flight and taken all of it); the test's limit still bounds
+// it, and the timeout bounds every later one.
+func TestBudgetSecondLookPastTheTimeout(t *testing.T) {
+	now := time.Now()
+	past := now.Add(-time.Millisecond)
+	b := &budget{poll: 3 * time.Second, lastPoll: 3 * time.Second, polls: 1, st: &settleState{}}
+	assert.True(t, b.fits(now, past, time.Time{}), "a second look after a first that took the whole timeout")
+	assert.True(t, b.fits(now, past, now.Add(4*time.Second)), "within the test's limit")
+	assert.False(t, b.fits(now, past, now.Add(2*time.Second)), "not past the test's limit")
+	b.polls = 2
+	assert.False(t, b.fits(now, past, time.Time{}), "a third look waits on the timeout")
+}
