@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leakcheck/go/internal/gostack"
@@ -284,7 +285,14 @@ func (c *check) verdict(base, last *Snapshot, lastFound *found, b *budget) (*Sna
 		f.notes = append(f.notes, fmt.Sprintf("no garbage collection before this verdict: collecting and looking again takes about %v, which would end past the test's deadline (a goroutine a finalizer would stop may be among these)", (b.collect()+b.describe()).Round(time.Millisecond)))
 	default:
 		// Before failing, collect garbage and look again: see gcVerdict.
-		collectGarbage()
+		within := max(time.Second, 4*b.collect())
+		if !c.limit.IsZero() {
+			within = min(within, time.Until(c.limit)-b.describe())
+		}
+		if !collectGarbage(within) {
+			f.notes = append(f.notes, fmt.Sprintf("no garbage collection before this verdict: it had not finished after %v (a goroutine allocating without pause can hold it up; a goroutine a finalizer would stop may be among these)", within.Round(time.Millisecond)))
+			break
+		}
 		after, err := take(c.cfg, describeLook)
 		if err != nil {
 			return nil, nil, err
@@ -462,21 +470,46 @@ func readMetric(i int) uint64 {
 
 // collectGarbage runs two collections, each waiting (briefly) for the
 // finalizers it queued: the second frees what the first one's finalizers
-// let go.
-func collectGarbage() {
-	type sentinel struct{ p *int }
-	for range 2 {
-		done := make(chan struct{})
-		s := &sentinel{p: new(int)}
-		runtime.SetFinalizer(s, func(*sentinel) { close(done) })
-		s = nil
-		runtime.GC()
-		select {
-		case <-done:
-		case <-time.After(100 * time.Millisecond):
+// let go. It gives up after within and reports false: on one CPU, a
+// goroutine that allocates without pause can keep runtime.GC from
+// finishing its sweep for minutes. The collection then goes on in its own
+// goroutine (leakcheck's, never reported).
+func collectGarbage(within time.Duration) bool {
+	finished := make(chan struct{})
+	collectors.Add(1)
+	go func() {
+		defer close(finished)
+		defer collectors.Add(-1) // before finished is closed
+		type sentinel struct{ p *int }
+		for range 2 {
+			done := make(chan struct{})
+			s := &sentinel{p: new(int)}
+			runtime.SetFinalizer(s, func(*sentinel) { close(done) })
+			s = nil
+			runtime.GC()
+			select {
+			case <-done:
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
+	}()
+	t := time.NewTimer(within)
+	defer t.Stop()
+	select {
+	case <-finished:
+		return true
+	case <-t.C:
+		return false
 	}
 }
+
+// collectors counts collectGarbage's goroutines still running, some of
+// them given up on: while one runs, finalizers may run during any check's
+// wait, which the report then says.
+var collectors atomic.Int32
+
+// collectorFunc is collectGarbage's goroutine, as stacks name it.
+const collectorFunc = "github.com/leakcheck/go/leakcheck.collectGarbage.func1"
 
 // gcVerdict reconciles the looks before (f1) and after (f2) a garbage
 // collection. The check waited with the collector paused, so that no
@@ -634,6 +667,9 @@ func joinAnd(names []string) string {
 // report describes what f found for a person and for code.
 func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) *Report {
 	r := &Report{Target: c.cfg.target.String(), Waited: waited, tolerance: c.cfg.tolerance, Ignored: f.ignored, Incomplete: f.incomplete, notes: f.notes}
+	if collectors.Load() > 0 && c.cfg.target.self && !c.noSettle {
+		r.notes = append(r.notes, "a garbage collection a verdict gave up waiting for was still running: its finalizers may have closed unreachable files during this check's wait")
+	}
 	r.Unchecked = append(r.Unchecked, f.unchecked...)
 	sort.Strings(r.Unchecked)
 	var dump strings.Builder

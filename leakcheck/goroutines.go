@@ -54,6 +54,11 @@ func (goroutineKind) collect(s *Snapshot, l look) error {
 var runtimeGoroutines = filter[*goroutine]{name: "runtime and testing goroutines",
 	drop: func(g *goroutine) bool { return gostack.RuntimeOwned(*g) }}
 
+// leakcheck's own goroutines: a garbage collection a verdict gave up
+// waiting for, still running.
+var ownGoroutines = filter[*goroutine]{name: "leakcheck's own goroutines",
+	drop: func(g *goroutine) bool { return g.Creator.Func == collectorFunc || g.HasFunction(collectorFunc) }}
+
 func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	if now.goroutines == nil || (!d.none && base.goroutines == nil) {
 		return nil, nil
@@ -75,7 +80,7 @@ func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	// there are candidates, since it costs a stack trace.
 	self := gostack.CurrentID()
 	caller := filter[*goroutine]{drop: func(g *goroutine) bool { return g.ID == self }}
-	gs = keep(d, gs, []filter[*goroutine]{caller, runtimeGoroutines}, d.cfg.goroutineFilters)
+	gs = keep(d, gs, []filter[*goroutine]{caller, runtimeGoroutines, ownGoroutines}, d.cfg.goroutineFilters)
 	sort.Slice(gs, func(i, j int) bool { return gs[i].ID < gs[j].ID })
 	items := make([]Item, 0, len(gs))
 	for _, g := range gs {
