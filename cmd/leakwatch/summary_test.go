@@ -199,7 +199,7 @@ func TestBaseKeeper(t *testing.T) {
 
 func TestProgressLine(t *testing.T) {
 	s := fixedResult(t, "", "").series
-	assert.Equal(t, "5.0s #50  fds 10 (+5)  sockets 41 (+40)  threads 6 (+0)  grows most: sockets/tcp CLOSE_WAIT +40",
+	assert.Equal(t, "5.0s #50  fds 10 (+5)  sockets 41 (+40)  threads 6 (+0)  processes 0 (+0)  grows most: sockets/tcp CLOSE_WAIT +40",
 		progressLine(s, 5*time.Second))
 
 	var b bytes.Buffer
@@ -215,19 +215,23 @@ func TestProgressLine(t *testing.T) {
 func TestLimitsSet(t *testing.T) {
 	for _, tc := range []struct {
 		in, want, err string
+		why           string
 	}{
 		{in: "0.5", want: "0.5"},
 		{in: "sockets=0.1,fds/eventfd=0", want: "fds/eventfd=0,sockets=0.1"},
 		{in: "1, threads=0", want: "1,threads=0"},
 		{in: "sockets/tcp CLOSE_WAIT=0", want: "sockets/tcp CLOSE_WAIT=0"},
-		{in: "socks=1", err: `category "socks": want fds, sockets or threads`},
+		{in: "socks=1", err: `category "socks": want fds, sockets, threads or processes`},
 		{in: "fds/=1", err: "name the category after the slash"},
 		{in: "sockets=x", err: `"sockets=x": want a number ≥ 0`},
 		{in: "-1", err: "want a number ≥ 0"},
 		{in: "NaN", err: "want a number ≥ 0"},
 		{in: "1,,2", err: "empty item"},
-		{in: "goroutines=1", err: "want fds, sockets or threads"},
+		{in: "goroutines=1", err: "want fds, sockets, threads or processes"},
 		{in: "threads/RPC-Processor-7=0", want: "threads/RPC-Processor-*=0"},
+		{in: "processes=0", want: "processes=0"},
+		{in: "processes/worker-3=0.5", want: "processes/worker-*=0.5", why: "children count by family, as threads do"},
+		{in: "processes/java -Xmx=1g=0", want: "processes/java -Xmx=*g=0", why: "the last = ends a key: a command line may hold one (and its number is a counter)"},
 	} {
 		var l limits
 		err := l.Set(tc.in)
@@ -236,7 +240,7 @@ func TestLimitsSet(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, tc.in)
-		assert.Equal(t, tc.want, l.String(), tc.in)
+		assert.Equal(t, tc.want, l.String(), "%s: %s", tc.in, tc.why)
 	}
 }
 

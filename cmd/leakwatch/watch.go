@@ -35,8 +35,8 @@ type watchConfig struct {
 }
 
 // The resources a watch checks: goroutines exist only for the current
-// process.
-var watched = leakcheck.WithResources(leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads)
+// process, and the heap of another process is not measured.
+var watched = leakcheck.WithResources(leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads | leakcheck.Processes)
 
 func runWatch(args []string, stdout, stderr io.Writer) int {
 	var cfg watchConfig
