@@ -43,7 +43,7 @@ func fixedResult(t *testing.T, slope, growth string) *result {
 		elapsed: 5 * time.Second, judged: true,
 		stats:      s.Summary(0.2),
 		thresholds: limitsNote(&j.maxSlope, &j.maxGrowth),
-		verdict:    j.judge(s, 0.2),
+		verdict:    j.judge(s, 0.2, everyKey),
 		report: &leakcheck.Report{Target: "pid 4242", Categories: []leakcheck.Category{{
 			Resource: leakcheck.Sockets,
 			Groups: []leakcheck.Group{{Key: "tcp CLOSE_WAIT", Items: []leakcheck.Item{
@@ -107,7 +107,7 @@ func TestJudgeRuntimeThreads(t *testing.T) {
 		s.Add(i, t0.Add(time.Duration(i)*time.Second), series.Counts{"fds": 3, "sockets": 0, "threads": 2 + i, "threads/server": 1 + i, "threads/gc": 1})
 	}
 	j := judging{ownThreads: map[string]bool{"threads/server": true}}
-	v := j.judge(s, 0.2)
+	v := j.judge(s, 0.2, everyKey)
 	assert.Empty(t, v.exceeded, "threads that never named themselves are the runtime's: not judged by default")
 	require.Len(t, v.notJudged, 2, "but they are shown as not judged")
 	assert.Equal(t, []string{
@@ -117,14 +117,14 @@ func TestJudgeRuntimeThreads(t *testing.T) {
 	}, v.lines(""))
 
 	require.NoError(t, j.maxSlope.Set("0.5"))
-	assert.Empty(t, j.judge(s, 0.2).exceeded, "a threshold for every category does not name them")
+	assert.Empty(t, j.judge(s, 0.2, everyKey).exceeded, "a threshold for every category does not name them")
 	require.NoError(t, j.maxSlope.Set("threads/server=0.5"))
-	v = j.judge(s, 0.2)
+	v = j.judge(s, 0.2, everyKey)
 	require.Len(t, v.exceeded, 1, "a threshold that names them judges them")
 	assert.Equal(t, "threads/server", v.exceeded[0].Category)
 
 	j = judging{ownThreads: map[string]bool{}, reportOnly: true}
-	assert.Equal(t, []string{"--report-only: growth is shown, not judged"}, j.judge(s, 0.2).lines(""))
+	assert.Equal(t, []string{"--report-only: growth is shown, not judged"}, j.judge(s, 0.2, everyKey).lines(""))
 }
 
 func TestSummaryJSON(t *testing.T) {
@@ -141,7 +141,7 @@ func TestSummaryJSON(t *testing.T) {
 		Exit     int               `json:"exit_status"`
 	}
 	require.NoError(t, json.Unmarshal(b.Bytes(), &j))
-	assert.Equal(t, "leakwatch.watch/v2", j.Schema)
+	assert.Equal(t, "leakwatch.watch/v3", j.Schema)
 	assert.Equal(t, 51, j.Series.Len(), "the series decodes with its own schema")
 	assert.Equal(t, r.stats, j.Summary)
 	require.Len(t, j.Exceeded, 2)

@@ -88,8 +88,9 @@ type watchJSON struct {
 		Base   string         `json:"base"`
 		Counts map[string]int `json:"counts"`
 	} `json:"diff"`
-	TargetExit *fate `json:"target_exit"`
-	Exit       int   `json:"exit_status"`
+	Tree       *jsonTree `json:"tree"`
+	TargetExit *fate     `json:"target_exit"`
+	Exit       int       `json:"exit_status"`
 }
 
 func readWatchJSON(t *testing.T, path string) watchJSON {
@@ -127,7 +128,7 @@ func TestWatchRedByDefault(t *testing.T) {
 		assert.Contains(t, out, "leakwatch: exit status 1: growth over its threshold\n")
 
 		j := readWatchJSON(t, jsonFile)
-		assert.Equal(t, "leakwatch.watch/v2", j.Schema)
+		assert.Equal(t, "leakwatch.watch/v3", j.Schema)
 		e, ok := exceededFor(j, "sockets/tcp CLOSE_WAIT", "slope")
 		require.True(t, ok, "%+v", j.Exceeded)
 		assert.Equal(t, "slope", e.Measure)
