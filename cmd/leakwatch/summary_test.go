@@ -285,6 +285,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--ready-port=70000", "-p", "1"}, "--ready-port 70000"},
 		{[]string{"--report-only", "--max-slope=1", "-p", "1"}, "--report-only judges nothing"},
 		{[]string{"--ignore-exit", "-p", "1"}, "--ignore-exit is for a command"},
+		{[]string{"snapshot", "--tree", "-p", "1"}, "snapshot --tree: a snapshot file is of one process"},
+		{[]string{"diff", "--tree", "a.json", "b.json"}, "diff --tree: snapshot files are of one process"},
 	} {
 		var out, errOut bytes.Buffer
 		status := run(tc.args, &out, &errOut)
