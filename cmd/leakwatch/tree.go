@@ -408,12 +408,12 @@ const maxRows = 8
 // name past maxRows, unless they exceeded, in one line), then those that
 // exited during the watch and the zombies, one line per name:
 //
-//	process                    samples  fds      sockets  threads
-//	pid 4242 (sh)              0–30     3 → 3    0 → 0    1 → 1
-//	pid 4244 (leakwatch.test)  1–30     11 → 41  1 → 31   6 → 6    exceeded
+//	process                    parent  samples  fds      sockets  threads
+//	pid 4242 (sh)                      0–30     3 → 3    0 → 0    1 → 1
+//	pid 4244 (leakwatch.test)  4243    1–30     11 → 41  1 → 31   6 → 6    exceeded
 //	exited during the watch: 12 × leakwatch.test (pids 4250, 4251, …), read at up to 3 samples each
 func (r *treeResult) write(b *strings.Builder) {
-	rows := [][]string{{"process", "samples", "fds", "sockets", "threads", ""}}
+	rows := [][]string{{"process", "parent", "samples", "fds", "sockets", "threads", ""}}
 	shown := map[string]int{}
 	hidden := map[string]int{}
 	var hiddenOrder []string
@@ -427,7 +427,11 @@ func (r *treeResult) write(b *strings.Builder) {
 			continue
 		}
 		shown[fam]++
-		row := []string{pr.life.member.String(), fmt.Sprintf("%d–%d", pr.life.first, pr.life.lastSeen)}
+		parent := "" // the target's is not in the tree
+		if pr.life.ppid != 0 {
+			parent = fmt.Sprint(pr.life.ppid)
+		}
+		row := []string{pr.life.member.String(), parent, fmt.Sprintf("%d–%d", pr.life.first, pr.life.lastSeen)}
 		for _, res := range []string{series.FDs, series.Sockets, series.Threads} {
 			cell := "-"
 			for _, st := range pr.stats {

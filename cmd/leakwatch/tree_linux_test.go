@@ -64,7 +64,7 @@ func TestWatchTreeGrandchildLeak(t *testing.T) {
 		assert.Regexp(t, closeWaitItem, report)
 		assert.Regexp(t, deletedItem, report)
 		assert.Regexp(t, `leakcheck: no leaks in pid \d+ \(sh\), pid \d+ \(leakwatch\.test\)\n`, out, "the shell and the parent hold nothing new")
-		assert.Regexp(t, fmt.Sprintf(`(?m)^pid %d \(leakwatch\.test\) +\d+–\d+ +\d+ → \d+ +\d+ → \d+ +\d+ → \d+ +exceeded$`, culprit), out, "its row in the table")
+		assert.Regexp(t, fmt.Sprintf(`(?m)^pid %d \(leakwatch\.test\) +\d+ +\d+–\d+ +\d+ → \d+ +\d+ → \d+ +\d+ → \d+ +exceeded$`, culprit), out, "its row in the table")
 
 		// Which process it is: the shell's grandchild.
 		j := readWatchJSON(t, jsonFile)
