@@ -69,8 +69,8 @@
 // process alive at the end is judged on its own life, and the tree on its
 // processes: a process that starts or exits steps the totals, so they are
 // not judged. A process that exited gave back what it held and is never
-// judged; one that appeared after the warm-up is judged only once it has
-// lived half of the watch. The diff is a leakcheck report per process,
+// judged; one that appeared during the watch is judged over the second
+// half of its life, once it has lived half of the watch. The diff is a leakcheck report per process,
 // naming it: "leakcheck: 25 leaked by pid 4244 (worker): …".
 //
 // --json FILE writes the samples, the summary, the verdict and the final

@@ -230,17 +230,18 @@ type treeResult struct {
 
 // judgeTree judges each process of the tree alive at sample end on its own
 // life, and returns their results and verdicts. wEnd is the first sample
-// after the watch's warm-up, share the --warmup share. A process there
-// before the warm-up ended leaves out its samples in it, as the target
-// does. One that appeared later leaves out the leading share of its own
-// samples (at least one: its start-up), and is judged only once it has
-// lived through half of the watch after the warm-up: a worker that comes
-// and goes is not called a leak for what it holds while it works. A
-// process is judged when it is alive at the end and was read there: one
-// that exited gave back what it held (the kernel closes every descriptor
-// of a process that exits), and its disappearance takes nothing from the
-// others, since none is judged on the totals.
-func (t *tree) judgeTree(j *judging, end, wEnd int, share float64, judged bool) (*treeResult, verdict) {
+// after the watch's warm-up. A process there from the first sample leaves
+// out the samples of the warm-up, as the target does. One that appeared
+// during the watch started then, and nothing says when its start-up ended
+// (a loaded machine stretches it over many samples): it leaves out the
+// first half of its samples, and is judged only once it has lived through
+// half of the watch after the warm-up, so that a worker that comes and
+// goes is not called a leak for what it holds while it works. A process is
+// judged when it is alive at the end and was read there: one that exited
+// gave back what it held (the kernel closes every descriptor of a process
+// that exits), and its disappearance takes nothing from the others, since
+// none is judged on the totals.
+func (t *tree) judgeTree(j *judging, end, wEnd int, judged bool) (*treeResult, verdict) {
 	res := &treeResult{}
 	var v verdict
 	zombies := map[string]*gone{}
@@ -278,9 +279,9 @@ func (t *tree) judgeTree(j *judging, end, wEnd int, share float64, judged bool) 
 		}
 		pr := &procResult{life: l, state: "alive"}
 		n := l.counts.Len()
-		late := l.first > 0 && l.first >= wEnd
+		late := l.first > 0
 		if late {
-			pr.skip = min(n, max(1, int(share*float64(n))))
+			pr.skip = (n + 1) / 2
 		} else {
 			for _, s := range l.counts.Samples {
 				if s.Iteration < wEnd {
@@ -296,7 +297,7 @@ func (t *tree) judgeTree(j *judging, end, wEnd int, share float64, judged bool) 
 		case !judged:
 			pr.whyNot = "the watch is not judged"
 		case late && end-l.first+1 < half:
-			pr.whyNot = fmt.Sprintf("appeared at sample %d, after the warm-up, and lived less than half of the watch since", l.first)
+			pr.whyNot = fmt.Sprintf("appeared at sample %d and lived less than half of the watch after the warm-up", l.first)
 		case n-pr.skip < 2:
 			pr.whyNot = fmt.Sprintf("too few samples after its warm-up of %s", samples(pr.skip))
 		default:
@@ -367,11 +368,12 @@ func (w *watcher) diffTree(res *treeResult, alive bool) {
 			pr.noReport = "not read at the last look"
 			continue
 		}
-		// Its snapshot in the watch's base, if it was seen before it:
-		// else its own start-up would read as new.
+		// Its snapshot in the watch's base, if it was seen before it or
+		// the base is the target's readiness: else its own start-up would
+		// read as new.
 		base, ok := inBase[pr.life.id]
 		pr.base = w.base
-		if !ok || pr.life.first >= w.base.sample && w.base.sample > 0 {
+		if !ok || pr.life.first >= w.base.sample && w.base.sample > 0 && !w.readiness() {
 			pr.base, pr.bornAfter = pr.life.firstAt, true
 			if s := pr.life.secondAt; s.snap != nil && s.sample < w.last.sample {
 				pr.base = s

@@ -488,7 +488,7 @@ func (w *watcher) finish(ended string) int {
 	}
 	if w.tree != nil && w.series.Len() > 0 {
 		end := w.series.Samples[w.series.Len()-1].Iteration
-		tr, v := w.tree.judgeTree(&w.cfg.judging, end, w.series.WarmupSamples(warmup), w.cfg.warmup, res.judged)
+		tr, v := w.tree.judgeTree(&w.cfg.judging, end, w.series.WarmupSamples(warmup), res.judged)
 		res.verdict.merge(v)
 		if w.treeBase {
 			w.diffTree(tr, w.treeAlive)
