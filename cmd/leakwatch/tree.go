@@ -450,7 +450,9 @@ func (r *treeResult) write(b *strings.Builder) {
 		case !pr.judged:
 			note = "not judged: " + pr.whyNot
 		}
-		if pr.life.unread > 0 {
+		if pr.state == "not read" {
+			note = fmt.Sprintf("not judged: not read at %s, the last among them: %s", samples(pr.life.unread), readErr(pr.life.err))
+		} else if pr.life.unread > 0 {
 			note = strings.TrimPrefix(note+fmt.Sprintf("; not read at %s: %s", samples(pr.life.unread), readErr(pr.life.err)), "; ")
 		}
 		rows = append(rows, append(row, note))
