@@ -234,7 +234,9 @@ type treeResult struct {
 // out the samples of the warm-up, as the target does. One that appeared
 // during the watch started then, and nothing says when its start-up ended
 // (a loaded machine stretches it over many samples): it leaves out the
-// first half of its samples, and is judged only once it has lived through
+// first half of its samples, and at least as many as the watch's own
+// warm-up took (the target's start-up is this machine's measure of one,
+// now), and is judged only once it has lived through
 // half of the watch after the warm-up, so that a worker that comes and
 // goes is not called a leak for what it holds while it works. A process is
 // judged when it is alive at the end and was read there: one that exited
@@ -281,7 +283,7 @@ func (t *tree) judgeTree(j *judging, end, wEnd int, judged bool) (*treeResult, v
 		n := l.counts.Len()
 		late := l.first > 0
 		if late {
-			pr.skip = (n + 1) / 2
+			pr.skip = min(n, max((n+1)/2, wEnd))
 		} else {
 			for _, s := range l.counts.Samples {
 				if s.Iteration < wEnd {

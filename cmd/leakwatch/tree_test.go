@@ -85,4 +85,18 @@ func TestTreeJudged(t *testing.T) {
 	assert.Contains(t, out, "not read: procs: the children of pid 106 (sudo): permission denied (at 3 samples)\n")
 	require.Len(t, res.procs, 7, "the processes alive at the end (not the zombie), the target first")
 	assert.Equal(t, 100, res.procs[0].life.id.pid)
+
+	// Found on a loaded machine: the target took 10 of 15 samples to be
+	// ready, and children that appeared just after were still starting at
+	// the end. The warm-up the target took is a child's too.
+	short := newTree(100)
+	for _, l := range []*life{fakeLife(100, 0, "forker", 0, 14, grows), fakeLife(101, 100, "sub", 11, 14, grows)} {
+		l.snap = &leakcheck.Snapshot{}
+		short.lives[l.id] = l
+	}
+	res, v = short.judgeTree(&j, 14, 10, true)
+	for _, e := range v.exceeded {
+		assert.Equal(t, "pid 100 (forker)", e.Process, "a child still starting is not judged")
+	}
+	assert.Contains(t, res.procs[1].whyNot, "too few samples after its warm-up of 4 samples")
 }
