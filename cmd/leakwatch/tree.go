@@ -349,58 +349,79 @@ func readErr(err error) string {
 	return err.Error()
 }
 
+// procDiff is what one process of the tree holds at the last look that it
+// did not at its base.
+type procDiff struct {
+	report    *leakcheck.Report
+	base      look
+	bornAfter bool // its base is its own snapshot: it appeared after the watch's base
+	noReport  string
+}
+
 // diffTree compares every process of the tree read at the last look with
-// its base: its snapshot in the watch's base, or its first snapshot if it
-// appeared after it. While the target is alive the last look is a Find, as
-// for a single process.
-func (w *watcher) diffTree(res *treeResult, alive bool) {
+// its base: its snapshot in the watch's base, or its own second snapshot
+// if it appeared after it. While the target is alive the last look is a
+// Find, as for a single process: so it is made before leakwatch stops the
+// command (a process that is exiting has closed its descriptors).
+func (w *watcher) diffTree(alive bool) map[procID]*procDiff {
 	inBase := map[procID]*leakcheck.Snapshot{}
 	for _, m := range w.base.tree {
 		if m.snap != nil {
 			inBase[m.id] = m.snap
 		}
 	}
-	last := map[procID]*leakcheck.Snapshot{}
+	out := map[procID]*procDiff{}
 	for _, m := range w.last.tree {
-		last[m.id] = m.snap
-	}
-	for _, pr := range res.procs {
-		now := last[pr.life.id]
-		if now == nil {
-			pr.noReport = "not read at the last look"
-			continue
+		l := w.tree.lives[m.id]
+		if m.snap == nil || l == nil {
+			continue // a zombie, or not read: said in the table
 		}
+		d := &procDiff{}
+		out[m.id] = d
 		// Its snapshot in the watch's base, if it was seen before it or
 		// the base is the target's readiness: else its own start-up would
 		// read as new.
-		base, ok := inBase[pr.life.id]
-		pr.base = w.base
-		if !ok || pr.life.first >= w.base.sample && w.base.sample > 0 && !w.readiness() {
-			pr.base, pr.bornAfter = pr.life.firstAt, true
-			if s := pr.life.secondAt; s.snap != nil && s.sample < w.last.sample {
-				pr.base = s
+		base, ok := inBase[m.id]
+		d.base = w.base
+		if !ok || l.first >= w.base.sample && w.base.sample > 0 && !w.readiness() {
+			d.base, d.bornAfter = l.firstAt, true
+			if s := l.secondAt; s.snap != nil && s.sample < w.last.sample {
+				d.base = s
 			}
-			base = pr.base.snap
+			base = d.base.snap
 		}
-		if pr.base.snap == nil || pr.base.sample >= w.last.sample {
-			pr.noReport = fmt.Sprintf("appeared at sample %d, the last look", pr.life.first)
+		if d.base.snap == nil || d.base.sample >= w.last.sample {
+			d.noReport = fmt.Sprintf("appeared at sample %d, the last look", l.first)
 			continue
 		}
 		var r *leakcheck.Report
 		var err error
 		if alive {
-			r, err = leakcheck.Find(base, leakcheck.WithPID(pr.life.id.pid), watched, leakcheck.WithTimeout(0))
+			r, err = leakcheck.Find(base, leakcheck.WithPID(m.id.pid), watched, leakcheck.WithTimeout(0))
 		}
 		if !alive || err != nil {
-			r, err = leakcheck.Compare(base, now, watched)
+			r, err = leakcheck.Compare(base, m.snap, watched)
 		}
 		if err != nil {
-			pr.noReport = err.Error()
+			d.noReport = err.Error()
 			continue
 		}
 		r.Waited = 0
-		r.Target = pr.life.member.String()
-		pr.report = familyReport(r)
+		r.Target = m.String()
+		d.report = familyReport(r)
+	}
+	return out
+}
+
+// attach gives each process its diff.
+func (r *treeResult) attach(diffs map[procID]*procDiff) {
+	for _, pr := range r.procs {
+		d := diffs[pr.life.id]
+		if d == nil {
+			pr.noReport = "not read at the last look"
+			continue
+		}
+		pr.report, pr.base, pr.bornAfter, pr.noReport = d.report, d.base, d.bornAfter, d.noReport
 	}
 }
 

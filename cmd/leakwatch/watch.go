@@ -159,10 +159,9 @@ type watcher struct {
 	lastAt   time.Duration
 	noReport string        // why there is no report
 	elapsed  time.Duration // when sampling stopped
-	// With --tree, the diff is made per process once the tree is judged:
-	// whether there is a base to compare with, and whether the target
-	// was alive at the end.
-	treeBase, treeAlive bool
+	// With --tree, the diff of each process, by identity; nil without a
+	// base to compare with.
+	treeDiffs map[procID]*procDiff
 }
 
 // Why sampling stopped.
@@ -408,7 +407,7 @@ func (w *watcher) diff(alive bool, start time.Time) {
 		return
 	}
 	if w.tree != nil {
-		w.treeBase, w.treeAlive = true, alive
+		w.treeDiffs = w.diffTree(alive)
 		w.lastAt = w.last.at
 		if alive {
 			w.lastAt = time.Since(start)
@@ -490,8 +489,8 @@ func (w *watcher) finish(ended string) int {
 		end := w.series.Samples[w.series.Len()-1].Iteration
 		tr, v := w.tree.judgeTree(&w.cfg.judging, end, w.series.WarmupSamples(warmup), res.judged)
 		res.verdict.merge(v)
-		if w.treeBase {
-			w.diffTree(tr, w.treeAlive)
+		if w.treeDiffs != nil {
+			tr.attach(w.treeDiffs)
 		}
 		res.tree = tr
 	}
