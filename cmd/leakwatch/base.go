@@ -12,6 +12,7 @@ type look struct {
 	sample int           // its index in the series
 	at     time.Duration // since the watch started
 	snap   *leakcheck.Snapshot
+	tree   []member // with --tree: every process of the tree, the target first
 }
 
 // maxBases bounds the snapshots a baseKeeper holds.

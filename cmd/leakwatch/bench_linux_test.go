@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/leakcheck/go/leakcheck"
 )
@@ -58,6 +60,46 @@ func BenchmarkWatchTick(b *testing.B) {
 			}
 		})
 		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+}
+
+// BenchmarkWatchTreeTick measures what a --tree watch does every
+// --interval to a tree of a shell and n children (sleep): one full
+// snapshot of each process, counted, plus the walk of the tree.
+//
+//	go test -run='^$' -bench=WatchTreeTick -benchtime=2s ./cmd/leakwatch
+func BenchmarkWatchTreeTick(b *testing.B) {
+	for _, n := range []int{1, 10, 50} {
+		cmd := exec.Command("sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do sleep 600 & i=$((i+1)); done; echo ready; wait`, n))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		if s := bufio.NewScanner(out); !s.Scan() || s.Text() != "ready" {
+			b.Fatalf("the tree of %d did not start", n)
+		}
+		pid := cmd.Process.Pid
+		b.Run(fmt.Sprintf("procs=%d", n+1), func(b *testing.B) {
+			t := newTree(pid)
+			i := 0
+			for b.Loop() {
+				snap, err := leakcheck.Take(leakcheck.WithPID(pid), watched)
+				if err != nil {
+					b.Fatal(err)
+				}
+				members, _ := t.sample(i, time.Now(), 0, "sh", snap)
+				if len(members) != n+1 {
+					b.Fatalf("%d processes in the tree, want %d", len(members), n+1)
+				}
+				i++
+			}
+		})
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
 }

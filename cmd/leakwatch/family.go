@@ -10,15 +10,23 @@ import (
 	"github.com/leakcheck/go/leakcheck"
 )
 
-// Threads count by family (threads.Family): the threads of a pool that
-// number themselves, RPC-Processor-1, RPC-Processor-2, …, are one category,
-// "threads/RPC-Processor-*", in the table, the chart, the thresholds and
-// the diff.
+// Threads and child processes count by family (threads.Family): the
+// threads of a pool that number themselves, RPC-Processor-1,
+// RPC-Processor-2, …, are one category, "threads/RPC-Processor-*", and so
+// are children whose command lines differ only in their numbers ("worker-1",
+// "worker-2": "processes/worker-*"; "sleep 20": "processes/sleep *"), in the
+// table, the chart, the thresholds and the diff.
+
+// byFamily are the resources whose groups are names that may number
+// themselves.
+var byFamily = []string{series.Threads, series.Processes}
 
 // familyKey returns the category key a count is kept under.
 func familyKey(key string) string {
-	if name, ok := strings.CutPrefix(key, series.Threads+"/"); ok {
-		return series.Threads + "/" + threads.Family(name)
+	for _, res := range byFamily {
+		if name, ok := strings.CutPrefix(key, res+"/"); ok {
+			return res + "/" + threads.Family(name)
+		}
 	}
 	return key
 }
@@ -32,8 +40,9 @@ func familyCounts(c series.Counts) series.Counts {
 	return out
 }
 
-// familyReport returns r with its thread groups merged by family, items in
-// order of thread id. The items keep each thread's own name.
+// familyReport returns r with its thread and child process groups merged by
+// family, items in order of thread id or pid. The items keep each thread's
+// own name, each child its own command line.
 func familyReport(r *leakcheck.Report) *leakcheck.Report {
 	if r == nil {
 		return nil
@@ -41,7 +50,7 @@ func familyReport(r *leakcheck.Report) *leakcheck.Report {
 	out := *r
 	out.Categories = slices.Clone(r.Categories)
 	for i, c := range out.Categories {
-		if c.Resource != leakcheck.Threads {
+		if c.Resource != leakcheck.Threads && c.Resource != leakcheck.Processes {
 			continue
 		}
 		byFamily := map[string]int{} // index in groups

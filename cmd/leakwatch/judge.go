@@ -29,20 +29,28 @@ type exceededEntry struct {
 	Limit    float64 `json:"limit"`    // in unit
 	Unit     string  `json:"unit"`     // "per second", "per sample" or "count"
 	From     string  `json:"from"`     // "--max-slope", "--max-growth" or "default"
+	// Process is the process of the tree whose own category it is, with
+	// --tree: "pid 4243 (worker)"; empty for the tree's processes and
+	// without --tree.
+	Process string `json:"process,omitempty"`
 
 	st series.Stats
 }
 
 func (e exceededEntry) String() string {
 	st := e.st
+	who := e.Category
+	if e.Process != "" {
+		who = e.Process + ": " + who
+	}
 	switch {
 	case e.Measure == measureGrowth:
-		return fmt.Sprintf("%s grew by %d (%d → %d), more than --max-growth %s", e.Category, st.Growth, st.Start, st.End, fmtLimit(e.Limit))
+		return fmt.Sprintf("%s grew by %d (%d → %d), more than --max-growth %s", who, st.Growth, st.Start, st.End, fmtLimit(e.Limit))
 	case e.From == "default":
 		return fmt.Sprintf("%s grew %.3g per sample (%.3g per second), more than the default %s per sample (as leakcheck.Soak; set --max-slope, or --report-only)",
-			e.Category, st.PerIteration, st.PerSecond, fmtLimit(e.Limit))
+			who, st.PerIteration, st.PerSecond, fmtLimit(e.Limit))
 	default:
-		return fmt.Sprintf("%s grew %.3g per second (%.3g per sample), more than --max-slope %s", e.Category, st.PerSecond, st.PerIteration, fmtLimit(e.Limit))
+		return fmt.Sprintf("%s grew %.3g per second (%.3g per sample), more than --max-slope %s", who, st.PerSecond, st.PerIteration, fmtLimit(e.Limit))
 	}
 }
 
@@ -71,16 +79,42 @@ func (j *judging) limitFor(l *limits, key string) (float64, bool) {
 // verdict is what judging a series found.
 type verdict struct {
 	exceeded   []exceededEntry
-	byDefault  bool           // some category was judged by the default slope
-	notJudged  []series.Stats // runtime thread categories that would have exceeded the default
+	byDefault  bool        // some category was judged by the default slope
+	notJudged  []notJudged // runtime thread categories that would have exceeded the default
 	reportOnly bool
 }
 
-// judge applies the thresholds to every category of s (and to those the
-// thresholds name, judged as 0 when never seen): --max-growth and
-// --max-slope where they apply, and elsewhere the default slope per
-// sample.
-func (j *judging) judge(s *series.Series, warmup float64) verdict {
+// notJudged is a category of the runtime's own threads that grew past the
+// default slope; process names its process of a tree.
+type notJudged struct {
+	series.Stats
+	process string
+}
+
+// key is the category, and with --tree its process: "pid 4243 (server):
+// threads/server".
+func (n notJudged) key() string {
+	if n.process == "" {
+		return n.Key
+	}
+	return n.process + ": " + n.Key
+}
+
+// merge adds what judging another series (a process of the tree) found.
+func (v *verdict) merge(o verdict) {
+	v.exceeded = append(v.exceeded, o.exceeded...)
+	v.byDefault = v.byDefault || o.byDefault
+	v.notJudged = append(v.notJudged, o.notJudged...)
+}
+
+// everyKey keeps every category for judging.
+func everyKey(string) bool { return true }
+
+// judge applies the thresholds to every category of s that keep accepts
+// (and to those the thresholds name, judged as 0 when never seen):
+// --max-growth and --max-slope where they apply, and elsewhere the default
+// slope per sample.
+func (j *judging) judge(s *series.Series, warmup float64, keep func(key string) bool) verdict {
 	v := verdict{reportOnly: j.reportOnly}
 	if j.reportOnly {
 		return v
@@ -92,6 +126,9 @@ func (j *judging) judge(s *series.Series, warmup float64) verdict {
 		}
 	}
 	for _, k := range keys {
+		if !keep(k) {
+			continue
+		}
 		st := s.Stats(k, warmup)
 		growthLim, hasGrowth := j.limitFor(&j.maxGrowth, k)
 		slopeLim, hasSlope := j.limitFor(&j.maxSlope, k)
@@ -108,7 +145,7 @@ func (j *judging) judge(s *series.Series, warmup float64) verdict {
 		switch {
 		case j.own(k):
 			if over {
-				v.notJudged = append(v.notJudged, st)
+				v.notJudged = append(v.notJudged, notJudged{Stats: st})
 			}
 		default:
 			v.byDefault = true
@@ -145,8 +182,8 @@ func (v verdict) lines(thresholds string) []string {
 		}
 		out = append(out, "ok: nothing exceeded "+strings.Join(by, ", nor "))
 	}
-	for _, st := range v.notJudged {
-		out = append(out, fmt.Sprintf("not judged: %s grew %.3g per sample: threads that never named themselves (the runtime's own, as leakcheck counts them); name them in --max-slope or --max-growth to judge them", st.Key, st.PerIteration))
+	for _, n := range v.notJudged {
+		out = append(out, fmt.Sprintf("not judged: %s grew %.3g per sample: threads that never named themselves (the runtime's own, as leakcheck counts them); name them in --max-slope or --max-growth to judge them", n.key(), n.PerIteration))
 	}
 	return out
 }

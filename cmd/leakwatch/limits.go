@@ -40,9 +40,11 @@ func (l *limits) Set(v string) error {
 		if item == "" {
 			return fmt.Errorf("empty item in %q: want N, or CATEGORY=N, separated by commas", v)
 		}
-		key, num, hasKey := strings.Cut(item, "=")
-		if !hasKey {
-			key, num = "", item
+		// At the last "=": a command line may hold one
+		// ("processes/java -Xmx=1g=0"), a number never does.
+		key, num, hasKey := "", item, false
+		if i := strings.LastIndex(item, "="); i >= 0 {
+			key, num, hasKey = item[:i], item[i+1:], true
 		}
 		key = strings.TrimSpace(key)
 		n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
@@ -56,7 +58,7 @@ func (l *limits) Set(v string) error {
 		if err := checkKey(key); err != nil {
 			return err
 		}
-		key = familyKey(key) // threads/RPC-Processor-1 means its family
+		key = familyKey(key) // threads/RPC-Processor-1 means its family, and processes/worker-1 its
 		if l.per == nil {
 			l.per = map[string]float64{}
 		}
@@ -69,8 +71,8 @@ func (l *limits) Set(v string) error {
 func checkKey(key string) error {
 	res, cat, sub := strings.Cut(key, "/")
 	switch {
-	case res != series.FDs && res != series.Sockets && res != series.Threads:
-		return fmt.Errorf("category %q: want fds, sockets or threads, or one of their categories such as fds/eventfd, \"sockets/tcp CLOSE_WAIT\", threads/NAME", key)
+	case res != series.FDs && res != series.Sockets && res != series.Threads && res != series.Processes:
+		return fmt.Errorf("category %q: want fds, sockets, threads or processes, or one of their categories such as fds/eventfd, \"sockets/tcp CLOSE_WAIT\", threads/NAME, \"processes/COMMAND\"", key)
 	case sub && cat == "":
 		return fmt.Errorf("category %q: name the category after the slash, as in %s/…", key, res)
 	}

@@ -1,5 +1,6 @@
-// Command leakwatch watches a running process, or a command it starts,
-// for growing file descriptors, sockets and OS threads, and fails when they
+// Command leakwatch watches a running process, or a command it starts (or
+// with --tree the whole tree of processes below it), for growing file
+// descriptors, sockets, OS threads and child processes, and fails when they
 // grow: a soak test's eyes for services written in any language, red by
 // default in CI.
 //
@@ -16,11 +17,12 @@
 // Every --interval (1s) leakwatch takes a full snapshot of the target and
 // counts its descriptors by kind (fds/file, fds/eventfd, …; sockets are not
 // fds here), its sockets by protocol and state (sockets/tcp CLOSE_WAIT) and
-// its threads by name (threads/worker), for --duration, or until the target
+// its threads by name (threads/worker) and its children by command line
+// (processes/sleep *), for --duration, or until the target
 // exits or leakwatch is interrupted (Ctrl-C, SIGTERM). Threads whose names
 // differ only in their numbers count as one category, their family:
 // RPC-Processor-1, RPC-Processor-2, … are threads/RPC-Processor-* (see
-// threads.Family for the rule). While it runs it rewrites one progress line
+// threads.Family for the rule), and so do children's command lines. While it runs it rewrites one progress line
 // when standard output is a terminal, and otherwise prints a line every
 // --print-every (10s). At the end it prints
 //
@@ -59,8 +61,20 @@
 // threads total are judged only by a threshold that names them.
 // --report-only judges nothing.
 //
+// # Trees
+//
+// With --tree, every sample is a full snapshot of the target and of each
+// of its descendants. The table, chart and progress show the totals over
+// the tree, and the processes of the tree (processes/<command>); each
+// process alive at the end is judged on its own life, and the tree on its
+// processes: a process that starts or exits steps the totals, so they are
+// not judged. A process that exited gave back what it held and is never
+// judged; one that appeared during the watch is judged over the second
+// half of its life, once it has lived half of the watch. The diff is a leakcheck report per process,
+// naming it: "leakcheck: 25 leaked by pid 4244 (worker): …".
+//
 // --json FILE writes the samples, the summary, the verdict and the final
-// diff (schema "leakwatch.watch/v2", documented in cmd/leakwatch/README.md;
+// diff (schema "leakwatch.watch/v3", documented in cmd/leakwatch/README.md;
 // the samples follow "leakcheck.series/v1"); --svg FILE writes a line chart
 // of the categories that grew most. Both paths are opened before the watch
 // starts, so a bad one fails at once.

@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -33,6 +35,8 @@ const (
 	ageEnv     = "LEAKWATCH_TEST_AGE"     // and it lives at least this many times as long as it took to be ready
 	markerEnv  = "LEAKWATCH_TEST_MARKER"  // a file a child creates when it starts
 	dirEnv     = "LEAKWATCH_TEST_DIR"     // where a child creates its files; the test removes it
+	sayEnv     = "LEAKWATCH_TEST_SAY"     // a leaky, clean or idle child prints "stepped" after this many steps once ready
+	kidEnv     = "LEAKWATCH_TEST_KID"     // the role of the child a parent starts
 )
 
 func TestMain(m *testing.M) {
@@ -64,6 +68,15 @@ func TestMain(m *testing.M) {
 //	        "clean" as above, "runtime" locks four threads that keep the
 //	        process's name (the runtime starts more), "named" starts a
 //	        thread named worker-N
+//	parent  starts the test binary as a child in role $LEAKWATCH_TEST_KID,
+//	        waits for it and exits with its status: a process between the
+//	        target and a grandchild
+//	spawner every 20ms starts a brief worker and waits for it: workers
+//	        that come and go
+//	brief   opens a file every 20ms, three of them, and exits
+//	forker  every 20ms starts a child that never exits (a sub)
+//	sub     waits for its standard input to end: it does when its parent
+//	        exits
 //
 // leaky, clean and idle exit 0 after $LEAKWATCH_TEST_LIFE steps of 20ms, and
 // no sooner than $LEAKWATCH_TEST_AGE times the time from their start to
@@ -88,6 +101,33 @@ func child(role string) int {
 	}
 	var kept []io.Closer // what the start-up pool and a leaky step keep open, reachable so no finalizer closes it
 	defer func() { runtime.KeepAlive(kept) }()
+	switch role { // the roles that are neither ready nor listen
+	case "parent":
+		kid := exec.Command(os.Args[0], os.Args[1:]...)
+		kid.Env = append(os.Environ(), childEnv+"="+os.Getenv(kidEnv))
+		kid.Stdout, kid.Stderr = os.Stdout, os.Stderr
+		if err := kid.Run(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.ExitCode()
+			}
+			return fail(err)
+		}
+		return 0
+	case "brief":
+		for i := range 3 {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("brief-%d-%d", os.Getpid(), i)))
+			if err != nil {
+				return fail(err)
+			}
+			kept = append(kept, f)
+			time.Sleep(20 * time.Millisecond)
+		}
+		return 0
+	case "sub":
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		return 0
+	}
 	startup, _ := strconv.Atoi(os.Getenv(startupEnv))
 	for i := range startup {
 		f, err := os.Create(filepath.Join(dir, "startup-"+strconv.Itoa(i)))
@@ -143,10 +183,14 @@ func child(role string) int {
 		}
 		atLeast = time.Now().Add(time.Duration(k) * age)
 	}
+	say, _ := strconv.Atoi(os.Getenv(sayEnv))
 	switch role {
 	case "leaky", "clean", "idle":
 		fmt.Println("ready")
 		for i := 0; i < life || time.Now().Before(atLeast); i++ {
+			if i == say && say > 0 {
+				fmt.Println("stepped")
+			}
 			if role != "idle" {
 				if err := step(role == "leaky"); err != nil {
 					return fail(err)
@@ -168,6 +212,35 @@ func child(role string) int {
 		}
 		fmt.Println("ready")
 		select {}
+	case "spawner", "forker":
+		fmt.Println("ready")
+		var subs []io.Closer // the forker's children's standard input: they exit when it ends
+		defer func() { runtime.KeepAlive(subs) }()
+		for i := 0; i < life || time.Now().Before(atLeast); i++ {
+			if i == say && say > 0 {
+				fmt.Println("stepped")
+			}
+			kid := exec.Command(os.Args[0], os.Args[1:]...)
+			kid.Stderr = os.Stderr
+			if role == "spawner" {
+				kid.Env = append(os.Environ(), childEnv+"=brief")
+				if err := kid.Run(); err != nil {
+					return fail(err)
+				}
+				continue
+			}
+			kid.Env = append(os.Environ(), childEnv+"=sub")
+			in, err := kid.StdinPipe()
+			if err != nil {
+				return fail(err)
+			}
+			if err := kid.Start(); err != nil {
+				return fail(err)
+			}
+			subs = append(subs, in)
+			time.Sleep(20 * time.Millisecond)
+		}
+		return 0
 	case "exit3":
 		fmt.Println("ready")
 		return 3

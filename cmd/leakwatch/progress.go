@@ -44,7 +44,8 @@ func (p *progress) done() {
 }
 
 // progressLine is "12.0s #12  fds 14 (+3)  sockets 9 (+8)  threads 5 (+0)
-// grows most: sockets/tcp CLOSE_WAIT +8", counted since the first sample.
+// processes 1 (+0)  grows most: sockets/tcp CLOSE_WAIT +8", counted since
+// the first sample.
 func progressLine(s *series.Series, elapsed time.Duration) string {
 	n := s.Len()
 	if n == 0 {
@@ -53,7 +54,7 @@ func progressLine(s *series.Series, elapsed time.Duration) string {
 	first, last := s.Samples[0].Counts, s.Samples[n-1].Counts
 	var b strings.Builder
 	fmt.Fprintf(&b, "%.1fs #%d", elapsed.Seconds(), s.Samples[n-1].Iteration)
-	for _, k := range []string{series.FDs, series.Sockets, series.Threads} {
+	for _, k := range []string{series.FDs, series.Sockets, series.Threads, series.Processes} {
 		fmt.Fprintf(&b, "  %s %d (%+d)", k, last[k], last[k]-first[k])
 	}
 	top, grew := "", 0

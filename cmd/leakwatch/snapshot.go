@@ -15,14 +15,20 @@ import (
 	"time"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/internal/procs"
 	"github.com/leakcheck/go/internal/series"
 	"github.com/leakcheck/go/internal/threads"
 	"github.com/leakcheck/go/leakcheck"
 	"github.com/leakcheck/go/sockstate"
 )
 
-// snapshotSchema names the layout of snapshotFile.
-const snapshotSchema = "leakwatch.snapshot/v1"
+// snapshotSchema names the layout of snapshotFile. v2 adds the child
+// processes; a v1 file (without them) is still read, and compares no
+// processes.
+const (
+	snapshotSchema   = "leakwatch.snapshot/v2"
+	snapshotSchemaV1 = "leakwatch.snapshot/v1"
+)
 
 // snapshotFile is what leakwatch snapshot writes: every descriptor, socket
 // and thread of one process, with the counts a watch samples. Kinds,
@@ -36,6 +42,8 @@ type snapshotFile struct {
 	FDs     []jsonFD      `json:"fds"`
 	Sockets []jsonSocket  `json:"sockets"`
 	Threads []jsonThread  `json:"threads"`
+	// Processes are the child processes (v2; nil in a v1 file).
+	Processes []jsonProcess `json:"processes"`
 	// OwnNames are the names the process's threads carry when they never
 	// named themselves (threads.OwnNames): diff does not count new ones,
 	// as leakcheck does not. Files without it fall back to Name.
@@ -65,6 +73,27 @@ type jsonSocket struct {
 	UID      uint32 `json:"uid"`
 }
 
+type jsonProcess struct {
+	PID     int    `json:"pid"`
+	PPID    int    `json:"ppid"`
+	State   string `json:"state"` // "running" (or sleeping), "stopped", "zombie", "dead"
+	Command string `json:"command"`
+	Start   uint64 `json:"start"` // clock ticks after boot: with pid, its identity
+}
+
+// stateName names the kernel's state letters as leakcheck's Process.State.
+func stateName(letter byte) string {
+	switch letter {
+	case 'Z':
+		return "zombie"
+	case 'T', 't':
+		return "stopped"
+	case 'X', 'x':
+		return "dead"
+	}
+	return "running"
+}
+
 type jsonThread struct {
 	TID  int    `json:"tid"`
 	Name string `json:"name"`
@@ -79,8 +108,12 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 	}
 	pid := fs.Int("p", 0, "snapshot the running process `PID`")
 	out := fs.String("o", "", "write to `FILE` instead of standard output")
+	tree := fs.Bool("tree", false, "not supported: a snapshot is of one process")
 	if status, done := parseFlags(fs, args); done {
 		return status
+	}
+	if *tree {
+		return usageError(stderr, "snapshot --tree: a snapshot file is of one process (identities compare within one): snapshot each process of the tree with -p, or watch the tree with leakwatch --tree")
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, "snapshot takes no arguments, got %q", fs.Args())
@@ -132,14 +165,22 @@ func takeSnapshot(pid int) (*snapshotFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	kids, err := procs.Children(pid)
+	if err != nil {
+		return nil, err
+	}
 	f := &snapshotFile{
 		Schema: snapshotSchema, PID: pid, Time: now,
-		Counts:   fileCounts(fds, socks, ts),
-		FDs:      []jsonFD{},
-		Sockets:  []jsonSocket{},
-		Threads:  []jsonThread{},
-		OwnNames: threads.OwnNames(pid),
+		FDs:       []jsonFD{},
+		Sockets:   []jsonSocket{},
+		Threads:   []jsonThread{},
+		Processes: []jsonProcess{},
+		OwnNames:  threads.OwnNames(pid),
 	}
+	for _, k := range kids {
+		f.Processes = append(f.Processes, jsonProcess{PID: k.PID, PPID: k.PPID, State: stateName(k.State), Command: k.Command(), Start: k.Start})
+	}
+	f.Counts = fileCounts(fds, socks, ts, f.processes())
 	for _, fd := range fds.FDs {
 		f.FDs = append(f.FDs, jsonFD{Num: fd.Num, Kind: fd.Kind.String(), Target: fd.Target, Dev: fd.Dev, Ino: fd.Ino, Detail: fd.Detail})
 	}
@@ -244,7 +285,17 @@ func readSnapshot(r io.Reader) (*snapshotFile, *fdsnap.Snapshot, *sockstate.Snap
 		tids[t.TID] = true
 		ts = append(ts, threads.Thread{TID: t.TID, Name: t.Name})
 	}
-	if err := checkCounts(f.Counts, fileCounts(fds, socks, ts)); err != nil {
+	kids := map[int]bool{}
+	for _, p := range f.Processes {
+		switch {
+		case p.PID <= 0:
+			return nil, nil, nil, fmt.Errorf("process %d: process ids are positive", p.PID)
+		case kids[p.PID]:
+			return nil, nil, nil, fmt.Errorf("process %d is listed twice", p.PID)
+		}
+		kids[p.PID] = true
+	}
+	if err := checkCounts(f.Counts, fileCounts(fds, socks, ts, f.processes())); err != nil {
 		return nil, nil, nil, err
 	}
 	return f, fds, socks, nil
@@ -264,8 +315,12 @@ func decodeSnapshot(r io.Reader) (*snapshotFile, error) {
 		return nil, fmt.Errorf("trailing data after the snapshot, which ends at byte %d: want one JSON object per file", end)
 	}
 	switch {
-	case f.Schema != snapshotSchema:
+	case f.Schema != snapshotSchema && f.Schema != snapshotSchemaV1:
 		return nil, fmt.Errorf("schema %q, want %q (a file leakwatch snapshot wrote)", f.Schema, snapshotSchema)
+	case f.Schema == snapshotSchema && f.Processes == nil:
+		return nil, errors.New(`no "processes" list (an empty one is []), which schema v2 has`)
+	case f.Schema == snapshotSchemaV1 && f.Processes != nil:
+		return nil, errors.New(`a "processes" list in a v1 file, which has none`)
 	case f.PID <= 0:
 		return nil, fmt.Errorf("pid %d: want a process id", f.PID)
 	case f.Time.IsZero():
@@ -329,8 +384,12 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	fs.Var(&tol, "tolerance", "new items allowed per category: `N` for every category, or CATEGORY=N,... (fds/file=2,sockets=0); default 0")
+	tree := fs.Bool("tree", false, "not supported: snapshot files are of one process")
 	if status, done := parseFlags(fs, args); done {
 		return status
+	}
+	if *tree {
+		return usageError(stderr, "diff --tree: snapshot files are of one process: diff the snapshots of each process, or watch the tree with leakwatch --tree")
 	}
 	if fs.NArg() != 2 {
 		return usageError(stderr, "diff wants two snapshot files, before and after; got %d", fs.NArg())
@@ -421,7 +480,24 @@ func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate
 		for _, t := range f.Threads {
 			ts = append(ts, leakcheck.Thread{TID: t.TID, Name: t.Name})
 		}
-		return &leakcheck.Snapshot{PID: f.PID, Time: f.Time, FDs: fd, Sockets: so, Threads: ts}
+		return &leakcheck.Snapshot{PID: f.PID, Time: f.Time, FDs: fd, Sockets: so, Threads: ts, Processes: f.processes()}
+	}
+	// A child's identity is its pid and start time: one of a that exited,
+	// its pid reused by a new one in b, is not b's.
+	reused := map[int]bool{}
+	for _, p := range b.Processes {
+		for _, q := range a.Processes {
+			if p.PID == q.PID && p.Start != q.Start {
+				reused[p.PID] = true
+			}
+		}
+	}
+	a2 := *a
+	a2.Processes = slices.DeleteFunc(slices.Clone(a.Processes), func(p jsonProcess) bool { return reused[p.PID] })
+	a = &a2
+	res := leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads
+	if a.Processes != nil && b.Processes != nil {
+		res |= leakcheck.Processes
 	}
 	own := map[string]bool{}
 	for _, f := range []*snapshotFile{a, b} {
@@ -433,7 +509,7 @@ func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate
 		own[a.Name], own[b.Name] = true, true
 	}
 	r, err := leakcheck.Compare(snap(a, fds[0], socks[0]), snap(b, fds[1], socks[1]),
-		leakcheck.WithResources(leakcheck.FDs|leakcheck.Sockets|leakcheck.Threads),
+		leakcheck.WithResources(res),
 		leakcheck.IgnoreThread(func(t leakcheck.Thread) bool { return own[t.Name] }))
 	if err != nil {
 		return nil, err
@@ -449,11 +525,24 @@ func diffReport(a, b *snapshotFile, fds [2]*fdsnap.Snapshot, socks [2]*sockstate
 }
 
 // fileCounts counts what a snapshot file holds, with the keys samples use
-// (leakcheck.Snapshot.Counts).
-func fileCounts(fds *fdsnap.Snapshot, socks *sockstate.Snapshot, ts []threads.Thread) series.Counts {
+// (leakcheck.Snapshot.Counts); ps is nil in a v1 file.
+func fileCounts(fds *fdsnap.Snapshot, socks *sockstate.Snapshot, ts []threads.Thread, ps []leakcheck.Process) series.Counts {
 	lt := make([]leakcheck.Thread, len(ts))
 	for i, t := range ts {
 		lt[i] = leakcheck.Thread{TID: t.TID, Name: t.Name}
 	}
-	return (&leakcheck.Snapshot{FDs: fds, Sockets: socks, Threads: lt}).Counts()
+	return (&leakcheck.Snapshot{FDs: fds, Sockets: socks, Threads: lt, Processes: ps}).Counts()
+}
+
+// processes returns the file's children as the library's, nil in a v1
+// file. (Their start times stay in the file: diffReport compares them.)
+func (f *snapshotFile) processes() []leakcheck.Process {
+	if f.Processes == nil {
+		return nil
+	}
+	out := make([]leakcheck.Process, 0, len(f.Processes))
+	for _, p := range f.Processes {
+		out = append(out, leakcheck.Process{PID: p.PID, Command: p.Command, State: p.State})
+	}
+	return out
 }

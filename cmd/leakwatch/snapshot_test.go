@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/leakcheck/go/fdsnap"
+	"github.com/leakcheck/go/leakcheck"
 	"github.com/leakcheck/go/sockstate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -126,4 +128,52 @@ func FuzzReadSnapshot(f *testing.F) {
 			t.Fatalf("a snapshot differs from itself: %s", r)
 		}
 	})
+}
+
+// v2 files hold the children: read strictly, and compared by pid and
+// start time, so a pid reused by a new child is new.
+func TestSnapshotProcesses(t *testing.T) {
+	file := func(kids string, counts string) string {
+		return `{"schema":"leakwatch.snapshot/v2","pid":5,"name":"server","time":"2025-01-02T15:04:05Z",
+ "counts":{"fds":0,"sockets":0,"threads":1,"threads/server":1,"processes":` + counts + `},
+ "fds":[],"sockets":[],"threads":[{"tid":5,"name":"server"}],"processes":[` + kids + `]}`
+	}
+	sleep := func(pid, start int) string {
+		return fmt.Sprintf(`{"pid":%d,"ppid":5,"state":"running","command":"sleep 20","start":%d}`, pid, start)
+	}
+	one := file(sleep(7, 100), `1,"processes/sleep 20":1`)
+	f, _, _, err := readSnapshot(strings.NewReader(one))
+	require.NoError(t, err)
+	assert.Equal(t, []leakcheck.Process{{PID: 7, Command: "sleep 20", State: "running"}}, f.processes())
+
+	for _, tc := range []struct{ in, err, why string }{
+		{strings.Replace(one, `,"processes":[`+sleep(7, 100)+`]`, ``, 1), `no "processes" list`, "v2 has the list, [] when empty"},
+		{strings.Replace(one, `"leakwatch.snapshot/v2"`, `"leakwatch.snapshot/v1"`, 1), `a "processes" list in a v1 file`, "v1 had none"},
+		{file(sleep(7, 100)+","+sleep(7, 100), `2,"processes/sleep 20":2`), "process 7 is listed twice", "one pid, one child"},
+		{file(sleep(-1, 100), `1,"processes/sleep 20":1`), "process -1: process ids are positive", "no such pid"},
+		{file(sleep(7, 100), `2,"processes/sleep 20":1`), `counts: "processes" is 2, but the processes list holds 1`, "counts the list contradicts"},
+	} {
+		_, _, _, err := readSnapshot(strings.NewReader(tc.in))
+		assert.ErrorContains(t, err, tc.err, tc.why)
+	}
+
+	diff := func(a, b string) (int, string) {
+		dir := t.TempDir()
+		pa, pb := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
+		require.NoError(t, os.WriteFile(pa, []byte(a), 0o600))
+		require.NoError(t, os.WriteFile(pb, []byte(strings.Replace(b, "15:04:05Z", "15:04:06Z", 1)), 0o600))
+		status, out, _ := leakwatch(t, "diff", pa, pb)
+		return status, out
+	}
+	status, out := diff(one, one)
+	assert.Equal(t, exitOK, status, "the same child, by pid and start")
+	assert.Contains(t, out, "leakcheck: no leaks in pid 5")
+	status, out = diff(one, file(sleep(7, 200), `1,"processes/sleep 20":1`))
+	assert.Equal(t, exitGrowth, status, "pid 7 exited and a new child got its pid: a swap the count hides")
+	assert.Contains(t, out, "child process 7 sleep 20 (running)")
+	assert.Contains(t, out, "exceeded: 1 new processes/sleep *, more than --tolerance 0", "by family")
+	status, out = diff(one, file(sleep(7, 100)+","+sleep(9, 300), `2,"processes/sleep 20":2`))
+	assert.Equal(t, exitGrowth, status)
+	assert.Contains(t, out, "child process 9 sleep 20 (running)")
+	assert.NotContains(t, out, "child process 7 ")
 }

@@ -31,6 +31,7 @@ type result struct {
 	verdict    verdict
 
 	report   *leakcheck.Report // the last look against the base
+	tree     *treeResult       // with --tree: each process, and its diff
 	base     look
 	baseWhy  string
 	lastAt   time.Duration
@@ -67,6 +68,10 @@ func (r *result) write(w io.Writer) error {
 		if err := series.WriteTable(&b, r.stats); err != nil {
 			return err
 		}
+		if r.tree != nil {
+			b.WriteByte('\n')
+			r.tree.write(&b)
+		}
 		switch {
 		case r.judged:
 			for _, line := range r.verdict.lines(r.thresholds) {
@@ -78,9 +83,18 @@ func (r *result) write(w io.Writer) error {
 			b.WriteString("not judged: fewer than two samples after the warm-up\n")
 		}
 		b.WriteByte('\n')
-		if r.report == nil {
+		switch {
+		case r.tree != nil && r.noReport == "":
+			at := r.lastAt.Round(time.Millisecond).String()
+			if r.ended == endExited {
+				at += ", the last sample before the process exited,"
+			}
+			fmt.Fprintf(&b, "new at %s since %v, sample %d (%s), by process:\n",
+				at, r.base.at.Round(time.Millisecond), r.base.sample, r.baseWhy)
+			r.tree.writeDiff(&b)
+		case r.report == nil:
 			b.WriteString(r.noReport + "\n")
-		} else {
+		default:
 			at := r.lastAt.Round(time.Millisecond).String()
 			if r.ended == endExited {
 				at += ", the last sample before the process exited,"
@@ -99,8 +113,10 @@ func (r *result) write(w io.Writer) error {
 
 // watchSchema names the layout of the JSON a watch writes with --json;
 // cmd/leakwatch/README.md documents it. v2: "exceeded" holds objects,
-// "warmup" is an object, and "target_exit" says how a command ended.
-const watchSchema = "leakwatch.watch/v2"
+// "warmup" is an object, and "target_exit" says how a command ended. v3:
+// child processes are a category, "tree" holds each process of a --tree
+// watch, and an "exceeded" entry may name its "process".
+const watchSchema = "leakwatch.watch/v3"
 
 // jsonWatch is the JSON a watch writes; the samples follow series.Schema.
 type jsonWatch struct {
@@ -117,8 +133,92 @@ type jsonWatch struct {
 	Exceeded   []exceededEntry `json:"exceeded"`
 	NotJudged  []string        `json:"not_judged"`
 	Diff       *jsonDiff       `json:"diff"`
+	Tree       *jsonTree       `json:"tree"`
 	TargetExit *fate           `json:"target_exit"`
 	Exit       int             `json:"exit_status"`
+}
+
+// jsonTree is each process of a --tree watch.
+type jsonTree struct {
+	Processes []jsonProc `json:"processes"` // alive at the end, the target first
+	Exited    []jsonGone `json:"exited"`    // exited during the watch, by name
+	Zombies   []jsonGone `json:"zombies"`   // at the end, by name
+	NotListed []string   `json:"not_listed"`
+}
+
+type jsonProc struct {
+	PID         int            `json:"pid"`
+	PPID        int            `json:"ppid"` // 0 for the target
+	Name        string         `json:"name"`
+	Command     string         `json:"command"`
+	FirstSample int            `json:"first_sample"`
+	LastSample  int            `json:"last_sample"`
+	Samples     int            `json:"samples"` // read at
+	Unread      int            `json:"unread"`  // seen but not read at
+	UnreadWhy   string         `json:"unread_why,omitempty"`
+	Judged      bool           `json:"judged"`
+	NotJudged   string         `json:"not_judged,omitempty"` // why not
+	Summary     []series.Stats `json:"summary"`
+	Diff        *jsonDiff      `json:"diff"`
+}
+
+type jsonGone struct {
+	Name        string `json:"name"`
+	Count       int    `json:"count"`
+	PIDs        []int  `json:"pids"` // the first 8
+	MostSamples int    `json:"most_samples"`
+}
+
+func newJSONTree(r *treeResult) *jsonTree {
+	j := &jsonTree{Processes: []jsonProc{}, Exited: []jsonGone{}, Zombies: []jsonGone{}, NotListed: append([]string{}, r.listErrs...)}
+	for _, pr := range r.procs {
+		l := pr.life
+		p := jsonProc{PID: l.id.pid, PPID: l.ppid, Name: l.name, Command: l.command, FirstSample: l.first, LastSample: l.lastSeen,
+			Samples: l.counts.Len(), Unread: l.unread, Judged: pr.judged, NotJudged: pr.whyNot, Summary: append([]series.Stats{}, pr.stats...)}
+		if l.unread > 0 {
+			p.UnreadWhy = readErr(l.err)
+		}
+		if pr.report != nil {
+			p.Diff = newJSONDiff(pr.report)
+			p.Diff.FromSample, p.Diff.FromSeconds = pr.base.sample, pr.base.at.Seconds()
+		}
+		j.Processes = append(j.Processes, p)
+	}
+	for _, list := range []struct {
+		from []*gone
+		to   *[]jsonGone
+	}{{r.exited, &j.Exited}, {r.zombies, &j.Zombies}} {
+		for _, g := range list.from {
+			*list.to = append(*list.to, jsonGone{Name: g.name, Count: g.count, PIDs: g.pids, MostSamples: g.most})
+		}
+	}
+	return j
+}
+
+// treeDiff is the diff of every process of the tree: its text as printed,
+// counts summed, items named by their process.
+func treeDiff(r *treeResult) *jsonDiff {
+	var b strings.Builder
+	r.writeDiff(&b)
+	d := &jsonDiff{Text: strings.TrimSuffix(b.String(), "\n"), Counts: map[string]int{}, Categories: []jsonCategory{}}
+	for _, pr := range r.procs {
+		if pr.report == nil {
+			continue
+		}
+		pd := newJSONDiff(pr.report)
+		for k, n := range pd.Counts {
+			d.Counts[k] += n
+		}
+		for _, c := range pd.Categories {
+			for _, g := range c.Groups {
+				for i, it := range g.Items {
+					g.Items[i] = pr.life.member.String() + ": " + it
+				}
+			}
+			d.Categories = append(d.Categories, c)
+		}
+	}
+	return d
 }
 
 type jsonWarmup struct {
@@ -187,11 +287,19 @@ func (r *result) writeJSON(w io.Writer) error {
 		v := defaultMaxSlope
 		j.DefaultMax = &v
 	}
-	for _, st := range r.verdict.notJudged {
-		j.NotJudged = append(j.NotJudged, st.Key)
+	for _, n := range r.verdict.notJudged {
+		j.NotJudged = append(j.NotJudged, n.key())
+	}
+	if r.tree != nil {
+		j.Tree = newJSONTree(r.tree)
+	}
+	if r.tree != nil && r.noReport == "" {
+		j.Diff = treeDiff(r.tree)
 	}
 	if r.report != nil {
 		j.Diff = newJSONDiff(r.report)
+	}
+	if j.Diff != nil {
 		j.Diff.FromSample, j.Diff.FromSeconds, j.Diff.ToSeconds = r.base.sample, r.base.at.Seconds(), r.lastAt.Seconds()
 		j.Diff.Base = "warm-up"
 		if r.warmupUntil != "share" {

@@ -43,7 +43,7 @@ func fixedResult(t *testing.T, slope, growth string) *result {
 		elapsed: 5 * time.Second, judged: true,
 		stats:      s.Summary(0.2),
 		thresholds: limitsNote(&j.maxSlope, &j.maxGrowth),
-		verdict:    j.judge(s, 0.2),
+		verdict:    j.judge(s, 0.2, everyKey),
 		report: &leakcheck.Report{Target: "pid 4242", Categories: []leakcheck.Category{{
 			Resource: leakcheck.Sockets,
 			Groups: []leakcheck.Group{{Key: "tcp CLOSE_WAIT", Items: []leakcheck.Item{
@@ -107,7 +107,7 @@ func TestJudgeRuntimeThreads(t *testing.T) {
 		s.Add(i, t0.Add(time.Duration(i)*time.Second), series.Counts{"fds": 3, "sockets": 0, "threads": 2 + i, "threads/server": 1 + i, "threads/gc": 1})
 	}
 	j := judging{ownThreads: map[string]bool{"threads/server": true}}
-	v := j.judge(s, 0.2)
+	v := j.judge(s, 0.2, everyKey)
 	assert.Empty(t, v.exceeded, "threads that never named themselves are the runtime's: not judged by default")
 	require.Len(t, v.notJudged, 2, "but they are shown as not judged")
 	assert.Equal(t, []string{
@@ -117,14 +117,14 @@ func TestJudgeRuntimeThreads(t *testing.T) {
 	}, v.lines(""))
 
 	require.NoError(t, j.maxSlope.Set("0.5"))
-	assert.Empty(t, j.judge(s, 0.2).exceeded, "a threshold for every category does not name them")
+	assert.Empty(t, j.judge(s, 0.2, everyKey).exceeded, "a threshold for every category does not name them")
 	require.NoError(t, j.maxSlope.Set("threads/server=0.5"))
-	v = j.judge(s, 0.2)
+	v = j.judge(s, 0.2, everyKey)
 	require.Len(t, v.exceeded, 1, "a threshold that names them judges them")
 	assert.Equal(t, "threads/server", v.exceeded[0].Category)
 
 	j = judging{ownThreads: map[string]bool{}, reportOnly: true}
-	assert.Equal(t, []string{"--report-only: growth is shown, not judged"}, j.judge(s, 0.2).lines(""))
+	assert.Equal(t, []string{"--report-only: growth is shown, not judged"}, j.judge(s, 0.2, everyKey).lines(""))
 }
 
 func TestSummaryJSON(t *testing.T) {
@@ -141,7 +141,7 @@ func TestSummaryJSON(t *testing.T) {
 		Exit     int               `json:"exit_status"`
 	}
 	require.NoError(t, json.Unmarshal(b.Bytes(), &j))
-	assert.Equal(t, "leakwatch.watch/v2", j.Schema)
+	assert.Equal(t, "leakwatch.watch/v3", j.Schema)
 	assert.Equal(t, 51, j.Series.Len(), "the series decodes with its own schema")
 	assert.Equal(t, r.stats, j.Summary)
 	require.Len(t, j.Exceeded, 2)
@@ -199,7 +199,7 @@ func TestBaseKeeper(t *testing.T) {
 
 func TestProgressLine(t *testing.T) {
 	s := fixedResult(t, "", "").series
-	assert.Equal(t, "5.0s #50  fds 10 (+5)  sockets 41 (+40)  threads 6 (+0)  grows most: sockets/tcp CLOSE_WAIT +40",
+	assert.Equal(t, "5.0s #50  fds 10 (+5)  sockets 41 (+40)  threads 6 (+0)  processes 0 (+0)  grows most: sockets/tcp CLOSE_WAIT +40",
 		progressLine(s, 5*time.Second))
 
 	var b bytes.Buffer
@@ -215,19 +215,23 @@ func TestProgressLine(t *testing.T) {
 func TestLimitsSet(t *testing.T) {
 	for _, tc := range []struct {
 		in, want, err string
+		why           string
 	}{
 		{in: "0.5", want: "0.5"},
 		{in: "sockets=0.1,fds/eventfd=0", want: "fds/eventfd=0,sockets=0.1"},
 		{in: "1, threads=0", want: "1,threads=0"},
 		{in: "sockets/tcp CLOSE_WAIT=0", want: "sockets/tcp CLOSE_WAIT=0"},
-		{in: "socks=1", err: `category "socks": want fds, sockets or threads`},
+		{in: "socks=1", err: `category "socks": want fds, sockets, threads or processes`},
 		{in: "fds/=1", err: "name the category after the slash"},
 		{in: "sockets=x", err: `"sockets=x": want a number ≥ 0`},
 		{in: "-1", err: "want a number ≥ 0"},
 		{in: "NaN", err: "want a number ≥ 0"},
 		{in: "1,,2", err: "empty item"},
-		{in: "goroutines=1", err: "want fds, sockets or threads"},
+		{in: "goroutines=1", err: "want fds, sockets, threads or processes"},
 		{in: "threads/RPC-Processor-7=0", want: "threads/RPC-Processor-*=0"},
+		{in: "processes=0", want: "processes=0"},
+		{in: "processes/worker-3=0.5", want: "processes/worker-*=0.5", why: "children count by family, as threads do"},
+		{in: "processes/java -Xmx=1g=0", want: "processes/java -Xmx=*g=0", why: "the last = ends a key: a command line may hold one (and its number is a counter)"},
 	} {
 		var l limits
 		err := l.Set(tc.in)
@@ -236,7 +240,7 @@ func TestLimitsSet(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, tc.in)
-		assert.Equal(t, tc.want, l.String(), tc.in)
+		assert.Equal(t, tc.want, l.String(), "%s: %s", tc.in, tc.why)
 	}
 }
 
@@ -281,6 +285,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--ready-port=70000", "-p", "1"}, "--ready-port 70000"},
 		{[]string{"--report-only", "--max-slope=1", "-p", "1"}, "--report-only judges nothing"},
 		{[]string{"--ignore-exit", "-p", "1"}, "--ignore-exit is for a command"},
+		{[]string{"snapshot", "--tree", "-p", "1"}, "snapshot --tree: a snapshot file is of one process"},
+		{[]string{"diff", "--tree", "a.json", "b.json"}, "diff --tree: snapshot files are of one process"},
 	} {
 		var out, errOut bytes.Buffer
 		status := run(tc.args, &out, &errOut)

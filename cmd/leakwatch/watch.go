@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,13 +31,14 @@ type watchConfig struct {
 	readyPort  int
 	judging    judging
 	ignoreExit bool
+	tree       bool
 	jsonFile   string
 	svgFile    string
 }
 
 // The resources a watch checks: goroutines exist only for the current
-// process.
-var watched = leakcheck.WithResources(leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads)
+// process, and the heap of another process is not measured.
+var watched = leakcheck.WithResources(leakcheck.FDs | leakcheck.Sockets | leakcheck.Threads | leakcheck.Processes)
 
 func runWatch(args []string, stdout, stderr io.Writer) int {
 	var cfg watchConfig
@@ -57,6 +59,7 @@ func runWatch(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&cfg.judging.maxGrowth, "max-growth", "fail when a category's end minus start exceeds this: `N`, or CATEGORY=N,...")
 	fs.BoolVar(&cfg.judging.reportOnly, "report-only", false, "report growth without judging it: exit 0 whatever grew")
 	fs.BoolVar(&cfg.ignoreExit, "ignore-exit", false, "a command that crashes or exits non-zero does not change leakwatch's exit status")
+	fs.BoolVar(&cfg.tree, "tree", false, "watch the target and all its descendants: totals over the tree, and each process judged on its own")
 	fs.StringVar(&cfg.jsonFile, "json", "", "write the samples, summary and final diff as JSON to `FILE`")
 	fs.StringVar(&cfg.svgFile, "svg", "", "write a line chart of the categories that grew most to `FILE`")
 	if status, done := parseFlags(fs, args); done {
@@ -140,8 +143,9 @@ type watcher struct {
 	stopSignals    func() // after the first Ctrl-C, a second one ends leakwatch at once
 	outs           *outputs
 
-	pid int
-	cmd *command // nil for -p
+	pid  int
+	cmd  *command // nil for -p
+	tree *tree    // with --tree
 
 	series *series.Series
 	last   look  // the last sample's snapshot
@@ -155,6 +159,9 @@ type watcher struct {
 	lastAt   time.Duration
 	noReport string        // why there is no report
 	elapsed  time.Duration // when sampling stopped
+	// With --tree, the diff of each process, by identity; nil without a
+	// base to compare with.
+	treeDiffs map[procID]*procDiff
 }
 
 // Why sampling stopped.
@@ -172,6 +179,9 @@ func (w *watcher) watch(ctx context.Context) int {
 		w.series.Target += " (" + w.cmd.name + ")"
 	}
 	w.cfg.judging.ownThreads = map[string]bool{}
+	if w.cfg.tree {
+		w.tree = newTree(w.pid)
+	}
 	prog := newProgress(w.stdout, w.cfg.printEvery)
 	ticker := time.NewTicker(w.cfg.interval)
 	defer ticker.Stop()
@@ -199,8 +209,13 @@ func (w *watcher) watch(ctx context.Context) int {
 			w.first(snap)
 		}
 		w.noteOwnThreads()
-		w.series.Add(i, now, familyCounts(countsOf(snap)))
-		w.prev, w.last = w.last, look{sample: i, at: elapsed, snap: snap}
+		l := look{sample: i, at: elapsed, snap: snap}
+		counts := familyCounts(countsOf(snap))
+		if w.tree != nil {
+			l.tree, counts = w.tree.sample(i, now, elapsed, w.targetName(), snap)
+		}
+		w.series.Add(i, now, counts)
+		w.prev, w.last = w.last, l
 		w.noteReady(w.last)
 		if !w.readiness() {
 			w.bases.add(w.last, w.series.WarmupSamples(w.cfg.warmup))
@@ -250,6 +265,15 @@ func (w *watcher) dropLast() {
 	}
 	w.series.Samples = w.series.Samples[:n-1]
 	w.last, w.prev = w.prev, look{}
+	if w.tree != nil {
+		w.tree.dropLast(n - 1)
+	}
+}
+
+// targetName is the target's name: "server" of "pid 4242 (server)".
+func (w *watcher) targetName() string {
+	_, name, _ := strings.Cut(w.series.Target, " (")
+	return strings.TrimSuffix(name, ")")
 }
 
 // exitedDuring reports whether a failed look at sample i failed because
@@ -298,9 +322,23 @@ func (w *watcher) noteReady(l look) {
 	if !w.readiness() || w.ready != nil {
 		return
 	}
-	if (w.cfg.readyAfter > 0 && l.at >= w.cfg.readyAfter) || (w.cfg.readyPort > 0 && listens(l.snap, w.cfg.readyPort)) {
+	if (w.cfg.readyAfter > 0 && l.at >= w.cfg.readyAfter) || (w.cfg.readyPort > 0 && l.listens(w.cfg.readyPort)) {
 		w.ready = &l
 	}
+}
+
+// listens reports whether the target, or with --tree any process of its
+// tree, listens on TCP port.
+func (l look) listens(port int) bool {
+	if l.tree == nil {
+		return listens(l.snap, port)
+	}
+	for _, m := range l.tree {
+		if m.snap != nil && listens(m.snap, port) {
+			return true
+		}
+	}
+	return false
 }
 
 // listens reports whether the snapshot holds a TCP socket listening on port.
@@ -368,6 +406,14 @@ func (w *watcher) diff(alive bool, start time.Time) {
 		w.noReport = "no diff: the process exited at the base snapshot, before a later one"
 		return
 	}
+	if w.tree != nil {
+		w.treeDiffs = w.diffTree(alive)
+		w.lastAt = w.last.at
+		if alive {
+			w.lastAt = time.Since(start)
+		}
+		return
+	}
 	var r *leakcheck.Report
 	var err error
 	if alive {
@@ -431,8 +477,22 @@ func (w *watcher) finish(ended string) int {
 	if w.series.Len() >= 2 {
 		res.stats = w.series.Summary(warmup)
 	}
-	if res.judged {
-		res.verdict = w.cfg.judging.judge(w.series, warmup)
+	switch {
+	case res.judged && w.tree != nil:
+		// The totals over the tree step when a process starts or exits:
+		// the tree is judged on its processes, and each process on its own.
+		res.verdict = w.cfg.judging.judge(w.series, warmup, isProcessesKey)
+	case res.judged:
+		res.verdict = w.cfg.judging.judge(w.series, warmup, everyKey)
+	}
+	if w.tree != nil && w.series.Len() > 0 {
+		end := w.series.Samples[w.series.Len()-1].Iteration
+		tr, v := w.tree.judgeTree(&w.cfg.judging, end, w.series.WarmupSamples(warmup), res.judged)
+		res.verdict.merge(v)
+		if w.treeDiffs != nil {
+			tr.attach(w.treeDiffs)
+		}
+		res.tree = tr
 	}
 	if w.cmd != nil {
 		f := w.cmd.fate()

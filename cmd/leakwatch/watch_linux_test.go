@@ -88,8 +88,9 @@ type watchJSON struct {
 		Base   string         `json:"base"`
 		Counts map[string]int `json:"counts"`
 	} `json:"diff"`
-	TargetExit *fate `json:"target_exit"`
-	Exit       int   `json:"exit_status"`
+	Tree       *jsonTree `json:"tree"`
+	TargetExit *fate     `json:"target_exit"`
+	Exit       int       `json:"exit_status"`
 }
 
 func readWatchJSON(t *testing.T, path string) watchJSON {
@@ -127,7 +128,7 @@ func TestWatchRedByDefault(t *testing.T) {
 		assert.Contains(t, out, "leakwatch: exit status 1: growth over its threshold\n")
 
 		j := readWatchJSON(t, jsonFile)
-		assert.Equal(t, "leakwatch.watch/v2", j.Schema)
+		assert.Equal(t, "leakwatch.watch/v3", j.Schema)
 		e, ok := exceededFor(j, "sockets/tcp CLOSE_WAIT", "slope")
 		require.True(t, ok, "%+v", j.Exceeded)
 		assert.Equal(t, "slope", e.Measure)
@@ -185,7 +186,8 @@ func TestWatchThresholds(t *testing.T) {
 	e, ok := exceededFor(j, "sockets/tcp CLOSE_WAIT", "slope")
 	require.True(t, ok)
 	assert.Equal(t, exceededEntry{Category: "sockets/tcp CLOSE_WAIT", Measure: "slope", Value: e.Value, Limit: 1, Unit: "per second", From: "--max-slope"}, e)
-	assert.Nil(t, j.DefaultMax, "every category is covered: fds and sockets by thresholds, threads are the runtime's")
+	require.NotNil(t, j.DefaultMax, "fds and sockets are covered by thresholds, threads are the runtime's, but processes keep the default")
+	assert.Equal(t, 0.05, *j.DefaultMax)
 
 	svg, err := os.ReadFile(svgFile)
 	require.NoError(t, err)
@@ -195,7 +197,8 @@ func TestWatchThresholds(t *testing.T) {
 
 	status, out, _ = watchChild(t, "clean", steps, nil, soak...)
 	require.Equal(t, exitOK, status)
-	assert.Contains(t, out, "ok: nothing exceeded --max-slope sockets=1, --max-growth fds=5,sockets=5\n")
+	assert.Contains(t, out, "ok: nothing exceeded --max-slope sockets=1, --max-growth fds=5,sockets=5, nor the default slope for the other categories, 0.05 per sample after the warm-up\n")
+	assert.Regexp(t, `(?m)^processes +0 +0 +0 +0\.000 +0\.00$`, out, "the child starts no process: the category is shown, flat")
 }
 
 // startChild starts the test binary as a child in role and returns once
@@ -278,9 +281,12 @@ func TestWatchTargetFate(t *testing.T) {
 		{"stopped at --duration", append([]string{"--duration=300ms"}, sh("sleep 30")...), exitOK, `^sh \(pid \d+\) stopped by leakwatch: signal SIGTERM \(terminated\)$`, false},
 		// These two are interrupted once the trap is set: "trapped" is the
 		// handshake.
-		{"status 143 after SIGTERM, as the JVM exits", sh(`trap "exit 143" TERM; echo trapped; while :; do sleep 0.05; done`),
+		// They wait in a loop of their own, not in sleep: a child that
+		// comes and goes between two samples would be growth of the
+		// processes category, which these cases are not about.
+		{"status 143 after SIGTERM, as the JVM exits", sh(`trap "exit 143" TERM; echo trapped; while :; do :; done`),
 			exitOK, `^sh \(pid \d+\) stopped by leakwatch: SIGTERM, exited with status 143$`, false},
-		{"status 1 after SIGTERM: a failed shutdown", sh(`trap "exit 1" TERM; echo trapped; while :; do sleep 0.05; done`),
+		{"status 1 after SIGTERM: a failed shutdown", sh(`trap "exit 1" TERM; echo trapped; while :; do :; done`),
 			exitTarget, `^sh \(pid \d+\) exited with status 1 after leakwatch's SIGTERM$`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

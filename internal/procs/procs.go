@@ -2,8 +2,11 @@
 // child its pid, parent, state, command and start time, read from
 // /proc/PID/task/TID/children, /proc/CHILD/stat and /proc/CHILD/cmdline.
 //
-// The parsers are pure functions over the files' bytes; ChildrenFS reads a
-// tree laid out like /proc, so tests need no live process.
+// Descendants walks the whole tree below a process the same way.
+//
+// The parsers are pure functions over the files' bytes; ChildrenFS and
+// DescendantsFS read a tree laid out like /proc, so tests need no live
+// process.
 package procs
 
 import (
@@ -156,4 +159,55 @@ func ChildrenFS(fsys fs.FS, pid int) ([]Process, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// DescendantsFS lists every descendant of process pid from fsys (its
+// children, theirs, and so on), each generation read as ChildrenFS reads
+// children, in the order of a breadth-first walk, each generation sorted by
+// pid; a process's PPID says where it hangs. A descendant that exits while
+// the tree is read is left out with its descendants (orphans are
+// reparented, out of the tree). A pid that does not exist is an error
+// wrapping fs.ErrNotExist. A descendant whose children cannot be read (no
+// permission) is listed, its own descendants are not, and the error, which
+// names it, is returned with every descendant that could be read.
+func DescendantsFS(fsys fs.FS, pid int) ([]Process, error) {
+	return descendants(pid, func(p int) ([]Process, error) { return ChildrenFS(fsys, p) },
+		func(err error) bool { return errors.Is(err, fs.ErrNotExist) })
+}
+
+// descendants walks the tree below pid, reading children with children;
+// gone tells an error of a process that exited.
+func descendants(pid int, children func(int) ([]Process, error), gone func(error) bool) ([]Process, error) {
+	kids, err := children(pid)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[int]bool{pid: true}
+	var out []Process
+	var errs []error
+	for len(kids) > 0 {
+		var next []Process
+		for _, k := range kids {
+			if seen[k.PID] {
+				continue // a pid reused while the tree was read: never a cycle
+			}
+			seen[k.PID] = true
+			out = append(out, k)
+			if k.Zombie() {
+				continue // exited: no children of its own
+			}
+			gk, err := children(k.PID)
+			switch {
+			case err == nil:
+				next = append(next, gk...)
+			case gone(err):
+				// exited meanwhile
+			default:
+				errs = append(errs, fmt.Errorf("procs: the children of pid %d (%s): %w", k.PID, k.Comm, err))
+			}
+		}
+		slices.SortFunc(next, func(a, b Process) int { return a.PID - b.PID })
+		kids = next
+	}
+	return out, errors.Join(errs...)
 }

@@ -77,6 +77,10 @@ func Children(pid int) ([]Process, error) {
 	return out, nil
 }
 
+// Descendants lists every descendant of process pid (see DescendantsFS),
+// reading each one's children as Children does.
+func Descendants(pid int) ([]Process, error) { return descendants(pid, Children, gone) }
+
 func readChild(pid int, buf []byte) (Process, error) {
 	proc := "/proc/" + strconv.Itoa(pid)
 	b, err := readAt(unix.AT_FDCWD, proc+"/stat", buf)

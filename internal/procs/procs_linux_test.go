@@ -1,6 +1,7 @@
 package procs
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"testing"
@@ -72,4 +73,46 @@ func TestHasNone(t *testing.T) {
 	assert.False(t, HasNone(), "a zombie is a child until waited")
 	require.NoError(t, cmd.Wait())
 	assert.True(t, HasNone(), "waited: none again")
+}
+
+// A real tree: this process → sh → a subshell → sleep, a grandchild's
+// child. The subshell runs "sleep 30; true", so it forks sleep instead of
+// becoming it.
+func TestDescendantsLive(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "(sleep 30; true) & wait")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sh := cmd.Process.Pid
+	var tree []Process
+	// Polling until the shells have forked (no sleep as synchronisation).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		var err error
+		tree, err = Descendants(os.Getpid())
+		require.NoError(t, err)
+		if len(tree) == 3 && tree[2].Command() == "sleep 30" {
+			break
+		}
+	}
+	require.Len(t, tree, 3, "sh, the subshell, sleep: %+v", tree)
+	assert.Equal(t, sh, tree[0].PID)
+	assert.Equal(t, os.Getpid(), tree[0].PPID)
+	assert.Equal(t, sh, tree[1].PPID, "the subshell hangs under sh")
+	assert.Equal(t, tree[1].PID, tree[2].PPID, "sleep under the subshell")
+	assert.Equal(t, "sleep 30", tree[2].Command())
+
+	below, err := Descendants(sh)
+	require.NoError(t, err)
+	assert.Equal(t, []int{tree[1].PID, tree[2].PID}, []int{below[0].PID, below[1].PID}, "the tree below sh")
+
+	// The sleep ends: the subshell exits, sh's wait returns and sh exits.
+	sleep, err := os.FindProcess(tree[2].PID)
+	require.NoError(t, err)
+	require.NoError(t, sleep.Kill())
+	require.NoError(t, cmd.Wait())
+	tree, err = Descendants(os.Getpid())
+	require.NoError(t, err)
+	assert.Empty(t, tree, "a tree that exited and was waited for is gone")
+
+	_, err = Descendants(4194305) // above pid_max
+	assert.ErrorIs(t, err, fs.ErrNotExist)
 }

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 	"testing/fstest"
@@ -105,4 +106,89 @@ func FuzzParseStat(f *testing.F) {
 			t.Fatalf("pid %d accepted", p.PID)
 		}
 	})
+}
+
+// stat is a /proc/PID/stat line of a process in state st forked by ppid.
+func stat(pid, ppid int, comm string, st byte) []byte {
+	return fmt.Appendf(nil, "%d (%s) %c %d %d 3900 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n", pid, comm, st, ppid, pid, 1000+pid)
+}
+
+// deniedFS refuses to open one path, as /proc does another user's files
+// it hides.
+type deniedFS struct {
+	fs.FS
+	path string
+}
+
+func (d deniedFS) Open(name string) (fs.File, error) {
+	if name == d.path {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return d.FS.Open(name)
+}
+
+func TestDescendantsFS(t *testing.T) {
+	proc := func(pid, ppid int, comm string, st byte) Process {
+		return Process{PID: pid, PPID: ppid, State: st, Comm: comm, Args: []string{comm}, Start: uint64(1000 + pid)}
+	}
+	// 100 (sh) forked 101 (gunicorn) and 102 (a zombie, never waited);
+	// 101's threads forked 104 and 103; 103 forked 105; 106 was listed
+	// as 101's child but exited before its stat was read.
+	fsys := fstest.MapFS{}
+	add := func(p Process, kids map[int]string) {
+		fsys[fmt.Sprintf("%d/stat", p.PID)] = &fstest.MapFile{Data: stat(p.PID, p.PPID, p.Comm, p.State)}
+		if p.State != 'Z' {
+			fsys[fmt.Sprintf("%d/cmdline", p.PID)] = &fstest.MapFile{Data: []byte(p.Comm + "\x00")}
+		}
+		if len(kids) == 0 {
+			kids = map[int]string{p.PID: ""}
+		}
+		for tid, list := range kids {
+			fsys[fmt.Sprintf("%d/task/%d/children", p.PID, tid)] = &fstest.MapFile{Data: []byte(list)}
+		}
+	}
+	add(proc(100, 1, "sh", 'S'), map[int]string{100: "101 102 "})
+	add(proc(101, 100, "gunicorn", 'S'), map[int]string{101: "104 106", 107: "103 "})
+	zombie := proc(102, 100, "true", 'Z')
+	zombie.Args = nil
+	add(zombie, nil)
+	add(proc(103, 101, "worker", 'S'), map[int]string{103: "105"})
+	add(proc(104, 101, "worker", 'R'), nil)
+	add(proc(105, 103, "sleep", 'S'), nil)
+
+	got, err := DescendantsFS(fsys, 100)
+	require.NoError(t, err)
+	assert.Equal(t, []Process{
+		proc(101, 100, "gunicorn", 'S'), zombie, // the children
+		proc(103, 101, "worker", 'S'), proc(104, 101, "worker", 'R'), // the grandchildren, by pid, from both threads
+		proc(105, 103, "sleep", 'S'), // a great-grandchild
+	}, got, "breadth first, each generation by pid; 106 exited as it was read")
+
+	got, err = DescendantsFS(fsys, 105)
+	require.NoError(t, err)
+	assert.Empty(t, got, "a leaf has none")
+
+	_, err = DescendantsFS(fsys, 999)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "no such process")
+
+	// 103's children cannot be read: 103 is listed, its subtree is not, and
+	// the error names it.
+	got, err = DescendantsFS(deniedFS{fsys, "103/task"}, 100)
+	assert.ErrorIs(t, err, fs.ErrPermission)
+	assert.ErrorContains(t, err, "the children of pid 103 (worker)")
+	assert.Equal(t, []int{101, 102, 103, 104}, pids(got), "every process that could be read")
+
+	// 104 exited after its parent's children were read: not an error.
+	delete(fsys, "104/task/104/children")
+	got, err = DescendantsFS(fsys, 100)
+	require.NoError(t, err)
+	assert.Equal(t, []int{101, 102, 103, 104, 105}, pids(got))
+}
+
+func pids(ps []Process) []int {
+	out := make([]int, len(ps))
+	for i, p := range ps {
+		out[i] = p.PID
+	}
+	return out
 }

@@ -3,7 +3,7 @@
 // and of the leakwatch command. It knows no resource: a sample is counts
 // keyed by category, as leakcheck's Snapshot.Counts and Report.Counts give
 // them ("fds", "fds/eventfd", "sockets/tcp CLOSE_WAIT", "threads/worker",
-// "goroutines", "heap"), which leakcheck collects.
+// "goroutines", "processes/sleep 20", "heap"), which leakcheck collects.
 //
 // A Series holds time-stamped, iteration-numbered samples. Stats gives a
 // category's start, end, maximum and Theil–Sen slope per iteration and per

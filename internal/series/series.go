@@ -15,10 +15,12 @@ const (
 	Sockets    = "sockets"
 	Threads    = "threads"
 	Goroutines = "goroutines"
+	Processes  = "processes" // child processes ("processes/sleep *"); with leakwatch --tree, every descendant
 )
 
 // Counts is one sample: a count per category key ("fds", "fds/eventfd",
-// "sockets/tcp CLOSE_WAIT", "threads/worker", "goroutines").
+// "sockets/tcp CLOSE_WAIT", "threads/worker", "goroutines",
+// "processes/sleep 20").
 type Counts map[string]int
 
 // Sample is one observation of a Series.
@@ -43,7 +45,7 @@ func (s *Series) Add(iteration int, t time.Time, c Counts) {
 func (s *Series) Len() int { return len(s.Samples) }
 
 // Keys returns every category key any sample holds, in report order: the
-// resources goroutines, fds, sockets, threads, each total before its
+// resources goroutines, fds, sockets, threads, processes, each total before its
 // categories, categories sorted by name.
 func (s *Series) Keys() []string {
 	seen := map[string]bool{}
@@ -60,7 +62,7 @@ func (s *Series) Keys() []string {
 	return keys
 }
 
-var resourceOrder = map[string]int{Goroutines: 0, FDs: 1, Sockets: 2, Threads: 3}
+var resourceOrder = map[string]int{Goroutines: 0, FDs: 1, Sockets: 2, Threads: 3, Processes: 4}
 
 // compareKeys orders keys by resource (unknown resources last, by name),
 // the total first, then by category name.

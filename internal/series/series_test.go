@@ -50,9 +50,10 @@ func fixedSeries() *Series {
 
 func TestKeysOrder(t *testing.T) {
 	s := &Series{}
-	s.Add(0, t0, Counts{"threads/b": 1, "zz": 1, "sockets": 1, "fds/pipe": 1, "threads": 1, "fds": 1, "goroutines": 3, "fds/file": 1, "threads/a": 1})
-	assert.Equal(t, []string{"goroutines", "fds", "fds/file", "fds/pipe", "sockets", "threads", "threads/a", "threads/b", "zz"}, s.Keys(),
-		"resources in report order, each total before its categories, unknown keys last")
+	s.Add(0, t0, Counts{"threads/b": 1, "zz": 1, "sockets": 1, "fds/pipe": 1, "threads": 1, "fds": 1, "goroutines": 3, "fds/file": 1, "threads/a": 1,
+		"processes/sleep *": 1, "processes": 1, "heap": 5})
+	assert.Equal(t, []string{"goroutines", "fds", "fds/file", "fds/pipe", "sockets", "threads", "threads/a", "threads/b", "processes", "processes/sleep *", "heap", "zz"}, s.Keys(),
+		"resources in report order (processes after threads, as leakcheck reports them), each total before its categories, unknown keys last, by name")
 }
 
 func linear(n int, f func(i int) int) *Series {
