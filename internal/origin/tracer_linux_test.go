@@ -387,7 +387,9 @@ func TestStartCloseLeavesNothing(t *testing.T) {
 		require.NoError(t, tr.Close())
 	}
 	assert.Equal(t, fds, listFDs(t), "descriptors")
-	assert.Equal(t, goroutines, runtime.NumGoroutine(), "goroutines")
+	// At most as many: a goroutine of an earlier test may end meanwhile
+	// (seen once in CI: 3 before, 2 after), which is not the tracer's.
+	assert.LessOrEqual(t, runtime.NumGoroutine(), goroutines, "goroutines")
 }
 
 func listFDs(t *testing.T) map[int]bool {
