@@ -35,19 +35,6 @@ func (p Process) describeState() string {
 
 func (p Process) same(q Process) bool { return p.PID == q.PID && p.start == q.start }
 
-// processState names the kernel's state letters (proc(5)) for a report.
-func processState(letter byte) string {
-	switch letter {
-	case 'Z':
-		return "zombie"
-	case 'T', 't':
-		return "stopped"
-	case 'X', 'x':
-		return "dead"
-	}
-	return "running" // R, S, D, I, W, P, K: alive, on a CPU or waiting
-}
-
 // processKind is the target's child processes, by pid and start time. A
 // child that appeared during the check and still exists, running or
 // exited but never waited, is a leak.
@@ -73,7 +60,7 @@ func (processKind) collect(s *Snapshot, l look) error {
 	}
 	s.Processes = make([]Process, 0, len(kids))
 	for _, k := range kids {
-		s.Processes = append(s.Processes, Process{PID: k.PID, Command: k.Command(), State: processState(k.State), start: k.Start})
+		s.Processes = append(s.Processes, Process{PID: k.PID, Command: k.Command(), State: k.StateName(), start: k.Start})
 	}
 	if l == describeLook && s.FDs != nil {
 		s.childPidfds = pidfdsOf(s.target, s.FDs, s.Processes)

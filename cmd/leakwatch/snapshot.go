@@ -81,19 +81,6 @@ type jsonProcess struct {
 	Start   uint64 `json:"start"` // clock ticks after boot: with pid, its identity
 }
 
-// stateName names the kernel's state letters as leakcheck's Process.State.
-func stateName(letter byte) string {
-	switch letter {
-	case 'Z':
-		return "zombie"
-	case 'T', 't':
-		return "stopped"
-	case 'X', 'x':
-		return "dead"
-	}
-	return "running"
-}
-
 type jsonThread struct {
 	TID  int    `json:"tid"`
 	Name string `json:"name"`
@@ -178,7 +165,7 @@ func takeSnapshot(pid int) (*snapshotFile, error) {
 		OwnNames:  threads.OwnNames(pid),
 	}
 	for _, k := range kids {
-		f.Processes = append(f.Processes, jsonProcess{PID: k.PID, PPID: k.PPID, State: stateName(k.State), Command: k.Command(), Start: k.Start})
+		f.Processes = append(f.Processes, jsonProcess{PID: k.PID, PPID: k.PPID, State: k.StateName(), Command: k.Command(), Start: k.Start})
 	}
 	f.Counts = fileCounts(fds, socks, ts, f.processes())
 	for _, fd := range fds.FDs {

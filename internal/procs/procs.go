@@ -35,6 +35,21 @@ type Process struct {
 // waited for it.
 func (p Process) Zombie() bool { return p.State == 'Z' }
 
+// StateName names the process's state letter (proc(5)) for a report:
+// "zombie", "stopped", "dead", or "running" (R, S, D, I, W, P, K: alive,
+// on a CPU or waiting).
+func (p Process) StateName() string {
+	switch p.State {
+	case 'Z':
+		return "zombie"
+	case 'T', 't':
+		return "stopped"
+	case 'X', 'x':
+		return "dead"
+	}
+	return "running"
+}
+
 // Command renders the command line, or the comm when the command line is
 // gone (a zombie) or empty (a kernel thread).
 func (p Process) Command() string {

@@ -192,3 +192,11 @@ func pids(ps []Process) []int {
 	}
 	return out
 }
+
+func TestStateName(t *testing.T) {
+	for letter, want := range map[byte]string{'Z': "zombie", 'T': "stopped", 't': "stopped", 'X': "dead", 'R': "running", 'S': "running", 'D': "running", 'I': "running"} {
+		if got := (Process{State: letter}).StateName(); got != want {
+			t.Errorf("state %q: %q, want %q", letter, got, want)
+		}
+	}
+}
