@@ -14,9 +14,10 @@ import (
 
 // Process is a child process of the checked process.
 type Process struct {
-	PID     int
-	Command string // its command line ("sleep 20"); its name once it has exited
-	State   string // "running" (or sleeping), "stopped", "zombie" (exited, never waited)
+	PID      int
+	Command  string // its command line ("sleep 20"); its name once it has exited
+	category string // the command, bounded, for groups and counts
+	State    string // "running" (or sleeping), "stopped", "zombie" (exited, never waited)
 
 	start uint64 // clock ticks after boot: with PID, its identity
 }
@@ -31,6 +32,15 @@ func (p Process) describeState() string {
 		return "zombie: exited, never waited"
 	}
 	return p.State
+}
+
+// groupName is the process's category: its bounded command (a Process
+// built by hand or read back has only Command).
+func (p Process) groupName() string {
+	if p.category != "" {
+		return p.category
+	}
+	return p.Command
 }
 
 func (p Process) same(q Process) bool { return p.PID == q.PID && p.start == q.start }
@@ -60,7 +70,7 @@ func (processKind) collect(s *Snapshot, l look) error {
 	}
 	s.Processes = make([]Process, 0, len(kids))
 	for _, k := range kids {
-		s.Processes = append(s.Processes, Process{PID: k.PID, Command: k.Command(), State: k.StateName(), start: k.Start})
+		s.Processes = append(s.Processes, Process{PID: k.PID, Command: k.Command(), State: k.StateName(), start: k.Start, category: k.Category()})
 	}
 	if l == describeLook && s.FDs != nil {
 		s.childPidfds = pidfdsOf(s.target, s.FDs, s.Processes)
@@ -145,7 +155,7 @@ func (processKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 		for _, fd := range pidfds[p.PID] {
 			state += fmt.Sprintf(", pidfd %d", fd)
 		}
-		items = append(items, Item{Resource: Processes, ID: uint64(p.PID), Text: fmt.Sprintf("%s (%s)", p.Command, state), group: p.Command})
+		items = append(items, Item{Resource: Processes, ID: uint64(p.PID), Text: fmt.Sprintf("%s (%s)", p.Command, state), group: p.groupName()})
 	}
 	return items, nil
 }
@@ -153,7 +163,7 @@ func (processKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 func (processKind) count(s *Snapshot, m map[string]int) {
 	for _, p := range s.Processes {
 		m["processes"]++
-		m["processes/"+p.Command]++
+		m["processes/"+p.groupName()]++
 	}
 }
 

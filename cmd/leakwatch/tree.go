@@ -124,7 +124,7 @@ func (t *tree) sample(i int, now time.Time, elapsed time.Duration, rootName stri
 	for _, d := range desc {
 		m := member{id: procID{d.PID, d.Start}, ppid: d.PPID, name: d.Comm, command: d.Command(), zombie: d.Zombie()}
 		totals[series.Processes]++
-		totals[familyKey(series.Processes+"/"+m.command)]++
+		totals[familyKey(series.Processes+"/"+d.Category())]++ // bounded: a compiler's command line is thousands of characters
 		if !m.zombie {
 			m.snap, m.err = leakcheck.Take(leakcheck.WithPID(d.PID), watched)
 			if m.err != nil && errors.Is(m.err, os.ErrNotExist) {

@@ -50,6 +50,32 @@ func (p Process) StateName() string {
 	return "running"
 }
 
+// maxCategory bounds Category: a compiler's or a JVM's command line runs
+// to thousands of characters.
+const maxCategory = 40
+
+// Category is the process's name as a report's category: the program's
+// base name and as many of its arguments as fit in 40 characters, then
+// "…" ("sleep 20", "compile -o …"), or the comm when the command line is
+// gone.
+func (p Process) Category() string {
+	if len(p.Args) == 0 {
+		return p.Comm
+	}
+	prog := p.Args[0]
+	if i := strings.LastIndexByte(prog, '/'); i >= 0 && i < len(prog)-1 {
+		prog = prog[i+1:]
+	}
+	out := prog
+	for _, a := range p.Args[1:] {
+		if len(out)+1+len(a) > maxCategory {
+			return out + " …"
+		}
+		out += " " + a
+	}
+	return out
+}
+
 // Command renders the command line, or the comm when the command line is
 // gone (a zombie) or empty (a kernel thread).
 func (p Process) Command() string {

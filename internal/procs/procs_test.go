@@ -200,3 +200,24 @@ func TestStateName(t *testing.T) {
 		}
 	}
 }
+
+func TestCategory(t *testing.T) {
+	long := make([]string, 0, 40)
+	long = append(long, "/usr/local/go/pkg/tool/linux_amd64/compile", "-o", "/tmp/go-build3840697071/b082/_pkg_.a")
+	for range 30 {
+		long = append(long, "-I", "/tmp/go-build3840697071/b082/")
+	}
+	for _, c := range []struct {
+		p    Process
+		want string
+	}{
+		{Process{Comm: "sleep", Args: []string{"sleep", "20"}}, "sleep 20"},
+		{Process{Comm: "compile", Args: long}, "compile -o …"},
+		{Process{Comm: "python3", Args: []string{"/usr/bin/python3", "-m", "http.server", "8080"}}, "python3 -m http.server 8080"},
+		{Process{Comm: "gone", State: 'Z'}, "gone"},
+	} {
+		if got := c.p.Category(); got != c.want {
+			t.Errorf("Category of %v: %q, want %q", c.p.Args, got, c.want)
+		}
+	}
+}
