@@ -1,6 +1,7 @@
 package leakcheck
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -85,12 +86,14 @@ func TestVerdictFromTheLastLookWhenNoTimeIsLeft(t *testing.T) {
 // whatever their number, and one per detailed look.
 func TestSettleDumpsOnlyWhenCountsChange(t *testing.T) {
 	stop := make(chan struct{})
-	defer close(stop)
+	var exited sync.WaitGroup
+	defer func() { close(stop); exited.Wait() }() // none left for the next test to see exit
 	park := func(n int) {
 		var wg sync.WaitGroup
 		wg.Add(n)
+		exited.Add(n)
 		for range n {
-			go func() { wg.Done(); <-stop }()
+			go func() { defer exited.Done(); wg.Done(); <-stop }()
 		}
 		wg.Wait()
 	}
@@ -123,13 +126,14 @@ func TestSettleDumpsOnlyWhenCountsChange(t *testing.T) {
 // passes (the documented limit); WithExactGoroutines catches it by ID.
 func TestExactGoroutinesSeesASwap(t *testing.T) {
 	stop := make(chan struct{})
-	defer close(stop)
 	quit := make(chan struct{})
-	var started sync.WaitGroup
+	var started, exited sync.WaitGroup
+	defer func() { close(stop); exited.Wait() }() // none left for the next test to see exit
 	spawn := func(n int) {
 		started.Add(n)
+		exited.Add(n)
 		for range n {
-			go twin(&started, quit, stop)
+			go func() { defer exited.Done(); twin(&started, quit, stop) }()
 		}
 		started.Wait()
 	}
@@ -138,8 +142,12 @@ func TestExactGoroutinesSeesASwap(t *testing.T) {
 	for _, exact := range []bool{false, true} {
 		base, err := take(newConfig(inFind, []Option{WithResources(Goroutines)}), baselineLook)
 		require.NoError(t, err)
+		n := runtime.NumGoroutine()
 		quit <- struct{}{} // one twin exits…
-		spawn(1)           // …and its double starts, and stays
+		for runtime.NumGoroutine() >= n {
+			runtime.Gosched() // (gone, not on its way out: a census would see it)
+		}
+		spawn(1) // …and its double starts, and stays
 		opts := []Option{WithResources(Goroutines), WithTimeout(100 * time.Millisecond), WithTimerBound(100 * time.Millisecond)}
 		if exact {
 			opts = append(opts, WithExactGoroutines())
