@@ -114,6 +114,9 @@ func (m *Monitor) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			if ctx.Err() != nil {
+				return // both were ready: done wins, no check started cancelled
+			}
 			m.Check(ctx)
 		}
 	}
