@@ -122,8 +122,7 @@ func TestSettleDumpsOnlyWhenCountsChange(t *testing.T) {
 }
 
 // The one change a census cannot see: a goroutine exits while another with
-// the very same stack starts. By default, above smallGoroutineCount, it
-// passes (the documented limit); WithExactGoroutines catches it by ID.
+// the very same stack starts. WithExactGoroutines catches it by ID.
 func TestExactGoroutinesSeesASwap(t *testing.T) {
 	stop := make(chan struct{})
 	quit := make(chan struct{})
@@ -155,7 +154,10 @@ func TestExactGoroutinesSeesASwap(t *testing.T) {
 		rep, err := Find(base, opts...)
 		require.NoError(t, err)
 		if !exact {
-			assert.False(t, rep.Leaked(), "by census the swap is no change: the limit WithExactGoroutines lifts")
+			// By census alone the swap is no change (gostack's
+			// TestCensusSwap shows it); whether this check passes also
+			// depends on whatever else the process started meanwhile (a
+			// new stack makes it dump), so it is not asserted here.
 			continue
 		}
 		require.True(t, rep.Leaked(), "by ID the new twin is new")
