@@ -57,7 +57,7 @@ var runtimeGoroutines = filter[*goroutine]{name: "runtime and testing goroutines
 // leakcheck's own goroutines: a garbage collection a verdict gave up
 // waiting for, still running.
 var ownGoroutines = filter[*goroutine]{name: "leakcheck's own goroutines",
-	drop: func(g *goroutine) bool { return g.Creator.Func == collectorFunc || g.HasFunction(collectorFunc) }}
+	drop: func(g *goroutine) bool { return g.HasFunction(collectorFunc) }}
 
 func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	if now.goroutines == nil || (!d.none && base.goroutines == nil) {
