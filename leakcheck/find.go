@@ -673,6 +673,9 @@ func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) *Rep
 		r.notes = append(r.notes, "a garbage collection a verdict gave up waiting for was still running: its finalizers may have closed unreachable files during this check's wait")
 	}
 	r.Unchecked = append(r.Unchecked, f.unchecked...)
+	if c.settle != nil && c.settle.byCensus && len(f.items[Goroutines]) == 0 {
+		r.Unchecked = append(r.Unchecked, "goroutines compared by a census of stacks (more than 1000): a goroutine that exited while another with the same stack started would pass; WithExactGoroutines compares IDs")
+	}
 	sort.Strings(r.Unchecked)
 	var dump strings.Builder
 	for _, k := range kinds {

@@ -307,7 +307,10 @@ type settleState struct {
 	forceDump bool
 	// carried: the last look's goroutines are an earlier look's reading
 	// (the same set; their states may have moved on).
-	carried  bool
+	carried bool
+	// byCensus: the last look found no new goroutine by census alone,
+	// which a report says (see WithExactGoroutines).
+	byCensus bool
 	dumps    int           // dumps taken, for tests and the scale notes
 	dumpCost time.Duration // the dearest dump so far
 }
@@ -333,6 +336,7 @@ func freshSince(st *settleState, base, now *goroutineState, none bool) ([]gostac
 		st.carried = true
 		return last.fresh, nil
 	}
+	st.byCensus = false
 	if !force && !none && base.hasCreated && now.hasCreated && now.created == base.created {
 		return nil, nil
 	}
@@ -343,6 +347,7 @@ func freshSince(st *settleState, base, now *goroutineState, none bool) ([]gostac
 		}
 		now.census = c
 		if !c.Grew(base.census) {
+			st.byCensus = true
 			return nil, nil
 		}
 		if last != nil && !now.hasCreated && last.census != nil && c.Same(last.census) {

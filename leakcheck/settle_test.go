@@ -177,3 +177,34 @@ func TestBudgetSecondLookPastTheTimeout(t *testing.T) {
 	b.polls = 2
 	assert.False(t, b.fits(now, past, time.Time{}), "a third look waits on the timeout")
 }
+
+// A clean verdict that rests on a census says so; with exact mode it
+// does not.
+func TestCensusVerdictSaysSo(t *testing.T) {
+	stop := make(chan struct{})
+	var exited sync.WaitGroup
+	defer func() { close(stop); exited.Wait() }()
+	var started sync.WaitGroup
+	started.Add(smallGoroutineCount + 100)
+	exited.Add(smallGoroutineCount + 100)
+	for range smallGoroutineCount + 100 {
+		go func() { defer exited.Done(); started.Done(); <-stop }()
+	}
+	started.Wait()
+	for _, exact := range []bool{false, true} {
+		base, err := take(newConfig(inFind, []Option{WithResources(Goroutines)}), baselineLook)
+		require.NoError(t, err)
+		done := make(chan struct{})
+		go func() { close(done) }() // created and gone: the census decides
+		<-done
+		opts := []Option{WithResources(Goroutines), WithTimeout(time.Second)}
+		if exact {
+			opts = append(opts, WithExactGoroutines())
+		}
+		rep, err := Find(base, opts...)
+		require.NoError(t, err)
+		require.False(t, rep.Leaked())
+		said := strings.Contains(strings.Join(rep.Unchecked, "\n"), "census of stacks")
+		assert.Equal(t, !exact, said, "exact=%v: %v", exact, rep.Unchecked)
+	}
+}
