@@ -5,6 +5,9 @@ var (
 	AllowGCDuringSettle = allowGCDuringSettle
 	TestDeadline        = testDeadline
 	SoakProgressEvery   = soakProgressEvery
+	ParkedInParallel    = parkedInParallel
+	FinishedTest        = testFinished
+	TestFunction        = testFunction
 )
 
 // ResetSaidOnce forgets which "said once" notes were logged, so a test can

@@ -411,7 +411,9 @@ func newGoroutines(base, now *goroutineState, none bool, label string, st *settl
 		if err != nil {
 			return nil, err
 		}
-		groups := lc.GroupsWithLabel(labelKey, label)
+		// The test's own and its subtests': a subtest runs inside its
+		// parent's window.
+		groups := lc.GroupsWithLabel(labelKey, func(v string) bool { return nested(label, v) })
 		if len(groups) == 0 {
 			return nil, nil
 		}

@@ -225,7 +225,7 @@ func (b *blame) split(k kind, items []Item, cs []creation, d *diffing) ([]Item, 
 				entries = labelledEntries()
 			}
 			switch label, ok := entries[c.entry]; {
-			case ok && label == b.label:
+			case ok && nested(b.label, label):
 				mine = append(mine, it)
 			case ok && label != "":
 				d.ignored["created by other tests (by origin)"]++

@@ -397,12 +397,27 @@ func otherTestsRunning(verdict *Snapshot) []string {
 	self := gostack.CurrentID()
 	var out []string
 	for _, g := range gs {
-		if g.ID == self || gostack.RuntimeOwned(g) || !g.HasFunction("testing.tRunner") {
+		if g.ID == self || gostack.RuntimeOwned(g) || !g.HasFunction("testing.tRunner") || testFinished(g) {
 			continue
 		}
 		out = append(out, testFunction(g))
 	}
 	return out
+}
+
+// testFinished reports whether a tRunner goroutine has run its test's body
+// and cleanups and is only reporting the result: its callee is tRunner's
+// last deferred function, not inside a cleanup. A subtest whose Run has
+// returned to its parent is still seen so for a moment.
+func testFinished(g gostack.Goroutine) bool {
+	callee := ""
+	for i, f := range g.Frames {
+		if f.Func == "testing.tRunner" && i > 0 {
+			callee = g.Frames[i-1].Func
+			break
+		}
+	}
+	return callee == "testing.tRunner.func1" && !g.HasFunction("testing.(*common).runCleanup")
 }
 
 // testFunction names the test a tRunner goroutine runs: the frame that
@@ -415,6 +430,11 @@ func testFunction(g gostack.Goroutine) string {
 			name = name[strings.LastIndexByte(name, '/')+1:]
 			if _, rest, ok := strings.Cut(name, "."); ok {
 				name = rest
+			}
+			if strings.HasPrefix(name, "tRunner.func") {
+				// A deferred function of tRunner: the test's body has
+				// returned; its cleanups run.
+				return fmt.Sprintf("a test's cleanups (goroutine %d)", g.ID)
 			}
 			return name
 		}
@@ -505,7 +525,12 @@ func openWindow(name, fn string) *window {
 	return w
 }
 
-// parkedTests returns the goroutines of tests parked in t.Parallel.
+// parkedTests returns the goroutines of tests parked in t.Parallel: blocked
+// in its wait for the parent (or for a free slot of -test.parallel). A test
+// released from that wait but not yet scheduled still shows the wait on
+// its stack, runnable: its body is about to run, so it is not parked (on a
+// busy machine the sibling released with it could run its whole body
+// before it was scheduled, and be taken for a serial test).
 func parkedTests() map[uint64]bool {
 	gs, err := gostack.All()
 	if err != nil {
@@ -513,11 +538,16 @@ func parkedTests() map[uint64]bool {
 	}
 	out := map[uint64]bool{}
 	for _, g := range gs {
-		if g.HasFunction("testing.(*T).Parallel") {
+		if parkedInParallel(g) {
 			out[g.ID] = true
 		}
 	}
 	return out
+}
+
+// parkedInParallel reports whether g is a test blocked in t.Parallel.
+func parkedInParallel(g gostack.Goroutine) bool {
+	return g.HasFunction("testing.(*T).Parallel") && strings.HasPrefix(g.State, "chan receive")
 }
 
 // witness hands a look this check took to every window whose test is

@@ -232,12 +232,13 @@ func (c *Census) WithLabel(key, value string) int {
 	return n
 }
 
-// GroupsWithLabel returns the goroutines of a labeled census that carry the
-// pprof label key=value, grouped by stack, largest group first.
-func (c *Census) GroupsWithLabel(key, value string) []Group {
+// GroupsWithLabel returns the goroutines of a labeled census that carry
+// the pprof label key with a value match accepts, grouped by stack, largest
+// group first.
+func (c *Census) GroupsWithLabel(key string, match func(value string) bool) []Group {
 	var out []Group
 	for _, g := range c.groups {
-		if v, ok := g.labels[key]; ok && v == value {
+		if v, ok := g.labels[key]; ok && match(v) {
 			out = append(out, Group{Frames: symbolize(g.pcs), Labels: g.labels, Count: g.count, Total: g.count, labeled: true})
 		}
 	}
