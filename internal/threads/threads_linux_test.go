@@ -87,11 +87,11 @@ func childNamed() {
 }
 
 // childHidepid runs as root in its own mount namespace: it mounts a procfs
-// with hidepid=1, becomes uid/gid 65534, and lists the threads of
+// with hidepid=1 on THREADS_TEST_MOUNT (a directory the parent made and
+// removes), becomes uid/gid 65534, and lists the threads of
 // THREADS_TEST_TARGET there.
 func childHidepid() {
-	dir, err := os.MkdirTemp("", "threads-proc")
-	check(err)
+	dir := os.Getenv("THREADS_TEST_MOUNT")
 	check(unix.Mount("proc", dir, "proc", 0, "hidepid=1"))
 	check(syscall.Setgroups(nil))
 	check(syscall.Setgid(65534))
@@ -281,6 +281,11 @@ func TestListPermission(t *testing.T) {
 	})
 	t.Run("hidepid=1, other user", func(t *testing.T) {
 		cmd := child(t, "hidepid", os.Getpid())
+		dir, err := os.MkdirTemp("", "threads-proc-") // uid 65534 must reach it: not under t.TempDir
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = os.Remove(dir) })
+		require.NoError(t, os.Chmod(dir, 0o755))
+		cmd.Env = append(cmd.Env, "THREADS_TEST_MOUNT="+dir)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 		out, err := cmd.Output()
 		require.NoError(t, err)
