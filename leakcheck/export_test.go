@@ -1,5 +1,7 @@
 package leakcheck
 
+import "time"
+
 // Test-only access to unexported knobs.
 var (
 	AllowGCDuringSettle = allowGCDuringSettle
@@ -13,3 +15,18 @@ var (
 // ResetSaidOnce forgets which "said once" notes were logged, so a test can
 // observe one whatever ran before it.
 func ResetSaidOnce() { unsupportedOnce.Clear() }
+
+// StallCollections makes the verdict's garbage collection block until the
+// returned release is called, and the verdict wait only patience for it.
+func StallCollections(patience time.Duration) (release func()) {
+	stall := make(chan struct{})
+	prevGC, prevPatience := runGC, collectPatience
+	runGC, collectPatience = func() { <-stall }, patience
+	return func() {
+		close(stall)
+		runGC, collectPatience = prevGC, prevPatience
+	}
+}
+
+// CollectionsRunning counts the verdict collections still running.
+func CollectionsRunning() int32 { return collectors.Load() }

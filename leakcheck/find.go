@@ -287,7 +287,7 @@ func (c *check) verdict(base, last *Snapshot, lastFound *found, b *budget) (*Sna
 		// Before failing, collect garbage and look again: see gcVerdict.
 		// Generous: under -race on a loaded machine a collection takes
 		// seconds; the bound is for the livelock, not for slowness.
-		within := max(10*time.Second, 4*b.collect())
+		within := max(collectPatience, 4*b.collect())
 		if !c.limit.IsZero() {
 			within = min(within, time.Until(c.limit)-b.describe())
 		}
@@ -479,6 +479,7 @@ func readMetric(i int) uint64 {
 func collectGarbage(within time.Duration) bool {
 	finished := make(chan struct{})
 	collectors.Add(1)
+	gc := runGC // read here: a collection given up on still runs when a test swaps it
 	go func() {
 		defer close(finished)
 		defer collectors.Add(-1) // before finished is closed
@@ -488,7 +489,7 @@ func collectGarbage(within time.Duration) bool {
 			s := &sentinel{p: new(int)}
 			runtime.SetFinalizer(s, func(*sentinel) { close(done) })
 			s = nil
-			runtime.GC()
+			gc()
 			select {
 			case <-done:
 			case <-time.After(100 * time.Millisecond):
@@ -504,6 +505,14 @@ func collectGarbage(within time.Duration) bool {
 		return false
 	}
 }
+
+// collectPatience is the least collectGarbage waits before giving up, and
+// runGC the collection it waits for (both replaced by tests, to reach the
+// give-up path without the runtime's livelock).
+var (
+	collectPatience = 10 * time.Second
+	runGC           = runtime.GC
+)
 
 // collectors counts collectGarbage's goroutines still running, some of
 // them given up on: while one runs, finalizers may run during any check's
@@ -669,10 +678,11 @@ func joinAnd(names []string) string {
 // report describes what f found for a person and for code.
 func (c *check) report(base, now *Snapshot, f *found, waited time.Duration) *Report {
 	r := &Report{Target: c.cfg.target.String(), Waited: waited, tolerance: c.cfg.tolerance, Ignored: f.ignored, Incomplete: f.incomplete, notes: f.notes}
-	if collectors.Load() > 0 && c.cfg.target.self && !c.noSettle {
-		r.notes = append(r.notes, "a garbage collection a verdict gave up waiting for was still running: its finalizers may have closed unreachable files during this check's wait")
-	}
 	r.Unchecked = append(r.Unchecked, f.unchecked...)
+	if collectors.Load() > 0 && c.cfg.target.self && !c.noSettle {
+		// A caveat on a clean verdict too: what it may have hidden.
+		r.Unchecked = append(r.Unchecked, "descriptors closed only by a finalizer may have passed: a garbage collection a verdict gave up waiting for was still running during this check's wait")
+	}
 	if c.settle != nil && c.settle.byCensus && len(f.items[Goroutines]) == 0 {
 		r.Unchecked = append(r.Unchecked, "goroutines compared by a census of stacks (more than 1000): a goroutine that exited while another with the same stack started would pass; WithExactGoroutines compares IDs")
 	}

@@ -72,3 +72,45 @@ func TestJanitorStoppedByAFinalizerIsClean(t *testing.T) {
 }
 
 func gostackCanProve() bool { return gostack.CanProve() }
+
+// A verdict whose collection does not finish (on one CPU a goroutine that
+// allocates without pause held runtime.GC up for minutes) reports without
+// it and says so. While that collection still runs it is leakcheck's own
+// goroutine, counted and not reported by a check whose window it started
+// in, and checks say finalizers may have run during their wait; once it is
+// over, they no longer say it.
+func TestCollectionGivenUp(t *testing.T) {
+	release := leakcheck.StallCollections(200 * time.Millisecond)
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
+	outer := newFakeT(t, t.Name()) // the inner check is its subtest
+	leakcheck.Check(outer, short)
+
+	stop := make(chan struct{})
+	inner := newFakeT(t, t.Name()+"/inner")
+	leakcheck.Check(inner, short)
+	go func() { <-stop }()
+	inner.finish()
+	msg := inner.errorText()
+	assert.Contains(t, msg, "goroutines (1):", msg)
+	assert.Contains(t, msg, "no garbage collection before this verdict: it had not finished after 200ms", msg)
+	assert.Equal(t, int32(1), leakcheck.CollectionsRunning(), "the collection given up on still runs")
+
+	const caveat = "descriptors closed only by a finalizer may have passed: a garbage collection a verdict gave up waiting for was still running"
+	close(stop) // the inner test's leak, which the outer check would report too
+	outer.finish()
+	assert.Empty(t, outer.errorText(), "the stalled collection's goroutine is not the outer test's leak")
+	assert.Contains(t, outer.attrs["leakcheck"], "1 leakcheck's own goroutines ignored", outer.attrs["leakcheck"])
+	assert.Contains(t, outer.attrs["leakcheck"], caveat, outer.attrs["leakcheck"])
+
+	release()
+	released = true
+	assert.Eventually(t, func() bool { return leakcheck.CollectionsRunning() == 0 }, 10*time.Second, 5*time.Millisecond)
+	ft := runCheck(t, func() {}, short)
+	assert.Empty(t, ft.errorText())
+	assert.NotContains(t, ft.attrs["leakcheck"], "gave up waiting", ft.attrs["leakcheck"])
+}
