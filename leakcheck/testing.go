@@ -410,36 +410,27 @@ func otherTestsRunning(verdict *Snapshot) []string {
 // last deferred function, not inside a cleanup. A subtest whose Run has
 // returned to its parent is still seen so for a moment.
 func testFinished(g gostack.Goroutine) bool {
-	callee := ""
-	for i, f := range g.Frames {
-		if f.Func == "testing.tRunner" && i > 0 {
-			callee = g.Frames[i-1].Func
-			break
-		}
-	}
-	return callee == "testing.tRunner.func1" && !g.HasFunction("testing.(*common).runCleanup")
+	return tRunnerCallee(g) == "testing.tRunner.func1" && !g.HasFunction("testing.(*common).runCleanup")
 }
 
 // testFunction names the test a tRunner goroutine runs: the frame that
 // tRunner called.
 func testFunction(g gostack.Goroutine) string {
-	for i, f := range g.Frames {
-		if f.Func == "testing.tRunner" && i > 0 {
-			// "example.com/pkg.TestX.func1" → "TestX.func1".
-			name := g.Frames[i-1].Func
-			name = name[strings.LastIndexByte(name, '/')+1:]
-			if _, rest, ok := strings.Cut(name, "."); ok {
-				name = rest
-			}
-			if strings.HasPrefix(name, "tRunner.func") {
-				// A deferred function of tRunner: the test's body has
-				// returned; its cleanups run.
-				return fmt.Sprintf("a test's cleanups (goroutine %d)", g.ID)
-			}
-			return name
-		}
+	name := tRunnerCallee(g)
+	switch {
+	case name == "":
+		return fmt.Sprintf("a test (goroutine %d)", g.ID)
+	case strings.HasPrefix(name, "testing.tRunner.func"):
+		// A deferred function of tRunner: the test's body has returned;
+		// its cleanups run.
+		return fmt.Sprintf("a test's cleanups (goroutine %d)", g.ID)
 	}
-	return fmt.Sprintf("a test (goroutine %d)", g.ID)
+	// "example.com/pkg.TestX.func1" → "TestX.func1".
+	name = name[strings.LastIndexByte(name, '/')+1:]
+	if _, rest, ok := strings.Cut(name, "."); ok {
+		name = rest
+	}
+	return name
 }
 
 // testDeadline is when a check in t's cleanup must give up: the timeout from
@@ -536,18 +527,50 @@ func parkedTests() map[uint64]bool {
 	if err != nil {
 		return nil
 	}
+	byID := make(map[uint64]gostack.Goroutine, len(gs))
+	for _, g := range gs {
+		byID[g.ID] = g
+	}
 	out := map[uint64]bool{}
 	for _, g := range gs {
-		if parkedInParallel(g) {
+		if parkedInParallel(g, byID) {
 			out[g.ID] = true
 		}
 	}
 	return out
 }
 
-// parkedInParallel reports whether g is a test blocked in t.Parallel.
-func parkedInParallel(g gostack.Goroutine) bool {
-	return g.HasFunction("testing.(*T).Parallel") && strings.HasPrefix(g.State, "chan receive")
+// parkedInParallel reports whether g is a test parked in t.Parallel: blocked
+// in its wait, or on its way into it while its parent's body still runs
+// (the parent releases its parallel subtests only when its body has
+// returned). A test in t.Parallel that is neither has been released.
+func parkedInParallel(g gostack.Goroutine, byID map[uint64]gostack.Goroutine) bool {
+	if !g.HasFunction("testing.(*T).Parallel") {
+		return false
+	}
+	if strings.HasPrefix(g.State, "chan receive") {
+		return true
+	}
+	parent, ok := byID[g.CreatorID] // t.Run starts a subtest from its parent's goroutine
+	return ok && bodyRunning(parent)
+}
+
+// tRunnerCallee returns the function testing.tRunner called on g's stack:
+// the test's function while its body runs, one of tRunner's deferred
+// functions after; "" if g runs no test.
+func tRunnerCallee(g gostack.Goroutine) string {
+	for i, f := range g.Frames {
+		if f.Func == "testing.tRunner" && i > 0 {
+			return g.Frames[i-1].Func
+		}
+	}
+	return ""
+}
+
+// bodyRunning reports whether g is a test goroutine still in its body.
+func bodyRunning(g gostack.Goroutine) bool {
+	callee := tRunnerCallee(g)
+	return callee != "" && !strings.HasPrefix(callee, "testing.tRunner.func")
 }
 
 // witness hands a look this check took to every window whose test is
