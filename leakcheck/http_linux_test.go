@@ -57,4 +57,10 @@ func TestHTTPUnclosedBodyIsALeak(t *testing.T) {
 	msg := ft.errorText()
 	assert.Contains(t, msg, "net/http.(*persistConn).readLoop")
 	assert.Contains(t, msg, "tcp ESTABLISHED")
+	if originsHere(t) {
+		// Dialed in the Transport's own goroutine: no user code on the
+		// stack, so the origin names what started the dial.
+		assert.Contains(t, msg, ", created at http.(*Transport).", msg)
+		assert.NotContains(t, msg, "Syscall", msg)
+	}
 }

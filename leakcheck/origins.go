@@ -145,10 +145,9 @@ func originOf(o origin.Origin, since time.Time) (creation, bool) {
 	c := creation{stack: b.String()}
 	f, ok := userFrame(gs)
 	if !ok {
-		if len(gs) == 0 || gs[0].Func == "" {
+		if f, ok = entryFrame(gs); !ok {
 			return creation{}, false
 		}
-		f = gs[0]
 	}
 	c.text = fmt.Sprintf("%s at %s %s:%d", verb(o.Syscall), shortFunc(f.Func), filepath.Base(f.File), f.Line)
 	for i, g := range gs {
@@ -160,6 +159,19 @@ func originOf(o origin.Origin, since time.Time) (creation, bool) {
 		}
 	}
 	return c, true
+}
+
+// entryFrame names a creation with no user code on its stack (a connection
+// net/http's Transport dialed in its own goroutine): by the outermost frame
+// that is not the runtime's, the code that set it going. The innermost, a
+// syscall stub, would say nothing.
+func entryFrame(frames []gostack.Frame) (gostack.Frame, bool) {
+	for i := len(frames) - 1; i >= 0; i-- {
+		if f := frames[i]; f.Func != "" && !strings.HasPrefix(f.Func, "runtime.") {
+			return f, true
+		}
+	}
+	return gostack.Frame{}, false
 }
 
 // verb names what a syscall did to make the resource.
