@@ -125,13 +125,17 @@
 // looks for another test body running at that moment and, if there is
 // one, judges by label only. A clean parallel test never fails because a
 // sibling leaked. Subtests nest in their parent's window and do not count
-// as overlap.
+// as overlap; a parent judged by label counts its subtests' goroutines as
+// its own, and a subtest that has returned is no test running beside it.
 //
 // A window counts only while a test's body runs. A test whose Check comes
 // before its t.Parallel() waits, parked, while the serial tests run: they
 // do not overlap it (each is checked in full), and what the checked ones
 // hold when they look is not blamed on it. What an unchecked serial test
-// leaves meanwhile cannot be told apart from the parked test's own.
+// leaves meanwhile cannot be told apart from the parked test's own. A test
+// counts as parked from its t.Parallel() call while its parent's body
+// runs, and until it is released (tests released together overlap, even
+// when a busy machine schedules one only after the other's body is done).
 //
 // Check replaces the test goroutine's own pprof labels with its one;
 // goroutines a parallel test starts under pprof.Do with a fresh context do
