@@ -98,7 +98,11 @@ func TestSoakProgressAndDuration(t *testing.T) {
 		leakcheck.WithDuration(150*time.Millisecond), leakcheck.SoakProgressEvery(20*time.Millisecond))
 	require.NotNil(t, rep)
 	assert.False(t, ft.Failed(), ft.errorText())
-	assert.Greater(t, rep.Iterations, 10)
+	// It ran until the duration was up, not a count of iterations (how
+	// many fit depends on the machine's load: "more than 10" failed once in
+	// ten under -race on a busy machine).
+	assert.GreaterOrEqual(t, rep.Elapsed, 150*time.Millisecond)
+	assert.Greater(t, rep.Iterations, 1)
 	assert.Contains(t, ft.logText(), "leakcheck: soak 0s: ")
 	assert.Regexp(t, `\d+ iterations: \d+ goroutines, \d+ fds, \d+ sockets, \d+ threads, \d+ processes`, ft.logText())
 	assert.Contains(t, ft.logText(), "nothing grew")
