@@ -1,6 +1,10 @@
 package leakcheck
 
-import "time"
+import (
+	"time"
+
+	"github.com/leakcheck/go/internal/gostack"
+)
 
 // Test-only access to unexported knobs.
 var (
@@ -30,3 +34,7 @@ func StallCollections(patience time.Duration) (release func()) {
 
 // CollectionsRunning counts the verdict collections still running.
 func CollectionsRunning() int32 { return collectors.Load() }
+
+// OwnGoroutine reports whether the filter of leakcheck's own goroutines
+// drops g.
+func OwnGoroutine(g gostack.Goroutine) bool { return ownGoroutines.drop(&g) }

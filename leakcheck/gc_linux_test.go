@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/leakcheck/go/internal/gostack"
 	"github.com/leakcheck/go/leakcheck"
@@ -113,4 +114,38 @@ func TestCollectionGivenUp(t *testing.T) {
 	ft := runCheck(t, func() {}, short)
 	assert.Empty(t, ft.errorText())
 	assert.NotContains(t, ft.attrs["leakcheck"], "gave up waiting", ft.attrs["leakcheck"])
+}
+
+// The verdict's collector is leakcheck's own goroutine while it collects
+// and on its way out, when its stack no longer shows its function (a
+// bisection re-run on a busy machine reported it: "runtime.goexit1
+// [runnable], created by …collectGarbage"); a user's goroutine that a
+// leakcheck function created is not.
+func TestCollectorIsOwnOnItsWayOut(t *testing.T) {
+	gs, err := gostack.ParseBytes([]byte(`goroutine 5 [runnable]:
+runtime.goexit1()
+	/usr/local/go/src/runtime/proc.go:4475 +0x1c
+runtime.goexit0(...)
+created by github.com/leakcheck/go/leakcheck.collectGarbage in goroutine 1
+	/work/main/leakcheck/find.go:483 +0x8d
+
+goroutine 6 [sleep]:
+time.Sleep(0x5f5e100)
+	/usr/local/go/src/runtime/time.go:363 +0x165
+github.com/leakcheck/go/leakcheck.collectGarbage.func1()
+	/work/main/leakcheck/find.go:495 +0x11b
+created by github.com/leakcheck/go/leakcheck.collectGarbage in goroutine 1
+	/work/main/leakcheck/find.go:483 +0x8d
+
+goroutine 7 [chan receive]:
+example.com/pkg.startWorker.func1()
+	/tmp/bis/pkg_test.go:31 +0x25
+created by example.com/pkg.startWorker in goroutine 6
+	/tmp/bis/pkg_test.go:31 +0x1a
+`))
+	require.NoError(t, err)
+	require.Len(t, gs, 3)
+	assert.True(t, leakcheck.OwnGoroutine(gs[0]), "on its way out")
+	assert.True(t, leakcheck.OwnGoroutine(gs[1]), "collecting")
+	assert.False(t, leakcheck.OwnGoroutine(gs[2]), "a user's goroutine")
 }

@@ -55,9 +55,11 @@ var runtimeGoroutines = filter[*goroutine]{name: "runtime and testing goroutines
 	drop: func(g *goroutine) bool { return gostack.RuntimeOwned(*g) }}
 
 // leakcheck's own goroutines: a garbage collection a verdict gave up
-// waiting for, still running.
+// waiting for, still running, or one that has just finished, on its way
+// out (its stack is then runtime.goexit1 alone: only its creator names
+// it).
 var ownGoroutines = filter[*goroutine]{name: "leakcheck's own goroutines",
-	drop: func(g *goroutine) bool { return g.HasFunction(collectorFunc) }}
+	drop: func(g *goroutine) bool { return g.HasFunction(collectorFunc) || g.Creator.Func == collectorCreator }}
 
 func (goroutineKind) diff(d *diffing, base, now *Snapshot) ([]Item, error) {
 	if now.goroutines == nil || (!d.none && base.goroutines == nil) {
