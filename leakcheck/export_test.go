@@ -35,6 +35,13 @@ func StallCollections(patience time.Duration) (release func()) {
 // CollectionsRunning counts the verdict collections still running.
 func CollectionsRunning() int32 { return collectors.Load() }
 
-// OwnGoroutine reports whether the filter of leakcheck's own goroutines
-// drops g.
-func OwnGoroutine(g gostack.Goroutine) bool { return ownGoroutines.drop(&g) }
+// DefaultGoroutineFilter reports whether a check drops g by default, and
+// the name it is counted under ("" when not counted).
+func DefaultGoroutineFilter(g gostack.Goroutine) (dropped bool, countedAs string) {
+	for _, f := range defaultGoroutineFilters {
+		if f.drop(&g) {
+			return true, f.name
+		}
+	}
+	return false, ""
+}

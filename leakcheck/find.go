@@ -519,12 +519,8 @@ var (
 // wait, which the report then says.
 var collectors atomic.Int32
 
-// collectorFunc is collectGarbage's goroutine, as stacks name it, and
-// collectorCreator its creator.
-const (
-	collectorFunc    = "github.com/leakcheck/go/leakcheck.collectGarbage.func1"
-	collectorCreator = "github.com/leakcheck/go/leakcheck.collectGarbage"
-)
+// collectorFunc is collectGarbage's goroutine, as stacks name it.
+const collectorFunc = "github.com/leakcheck/go/leakcheck.collectGarbage.func1"
 
 // gcVerdict reconciles the looks before (f1) and after (f2) a garbage
 // collection. The check waited with the collector paused, so that no

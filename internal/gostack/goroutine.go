@@ -99,6 +99,21 @@ func (g Goroutine) TopFunction() string { return topFunction(g.Frames) }
 // name, not counting the "created by" frame.
 func (g Goroutine) HasFunction(name string) bool { return hasFunction(g.Frames, name) }
 
+// Exiting reports whether the goroutine's function has returned and it is
+// on its way out: a dump taken at that moment shows only the runtime's
+// exit path (runtime.goexit1, runtime.goexit0).
+func (g Goroutine) Exiting() bool {
+	if len(g.Frames) == 0 {
+		return false
+	}
+	for _, f := range g.Frames {
+		if !strings.HasPrefix(f.Func, "runtime.goexit") {
+			return false
+		}
+	}
+	return true
+}
+
 // CreatedBy returns the function whose go statement started the goroutine,
 // "" when unknown. It is what goleak's IgnoreCreatedBy compares.
 func (g Goroutine) CreatedBy() string { return g.Creator.Func }

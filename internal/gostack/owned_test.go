@@ -70,3 +70,35 @@ func TestRuntimeOwnedRules(t *testing.T) {
 		})
 	}
 }
+
+// A goroutine caught after its function returned shows only the runtime's
+// exit path; one anywhere else does not, even when the runtime's frames
+// are all it shows.
+func TestExiting(t *testing.T) {
+	gs, err := ParseBytes([]byte(`goroutine 5 [runnable]:
+runtime.goexit1()
+	/usr/local/go/src/runtime/proc.go:4475 +0x1c
+runtime.goexit0(...)
+created by example.com/pkg.startWorker in goroutine 1
+	/tmp/pkg/pkg_test.go:31 +0x8d
+
+goroutine 6 [chan receive]:
+example.com/pkg.startWorker.func1()
+	/tmp/pkg/pkg_test.go:31 +0x25
+created by example.com/pkg.startWorker in goroutine 1
+	/tmp/pkg/pkg_test.go:31 +0x1a
+
+goroutine 7 [runnable]:
+runtime.Gosched()
+	/usr/local/go/src/runtime/proc.go:353 +0x14
+created by example.com/pkg.spin in goroutine 1
+	/tmp/pkg/pkg_test.go:40 +0x1a
+`))
+	assert.NoError(t, err)
+	if assert.Len(t, gs, 3) {
+		assert.True(t, gs[0].Exiting(), "its function returned")
+		assert.False(t, gs[1].Exiting(), "blocked in its function")
+		assert.False(t, gs[2].Exiting(), "in the runtime, not on its way out")
+	}
+	assert.False(t, Goroutine{}.Exiting(), "no frames: not known to be exiting")
+}
