@@ -516,12 +516,8 @@ func openWindow(name, fn string) *window {
 	return w
 }
 
-// parkedTests returns the goroutines of tests parked in t.Parallel: blocked
-// in its wait for the parent (or for a free slot of -test.parallel). A test
-// released from that wait but not yet scheduled still shows the wait on
-// its stack, runnable: its body is about to run, so it is not parked (on a
-// busy machine the sibling released with it could run its whole body
-// before it was scheduled, and be taken for a serial test).
+// parkedTests returns the goroutines of tests parked in t.Parallel (see
+// parkedInParallel).
 func parkedTests() map[uint64]bool {
 	gs, err := gostack.All()
 	if err != nil {
@@ -543,7 +539,11 @@ func parkedTests() map[uint64]bool {
 // parkedInParallel reports whether g is a test parked in t.Parallel: blocked
 // in its wait, or on its way into it while its parent's body still runs
 // (the parent releases its parallel subtests only when its body has
-// returned). A test in t.Parallel that is neither has been released.
+// returned; or, blocked, for a free slot of -test.parallel). A test in
+// t.Parallel that is neither has been released: runnable, not yet
+// scheduled, its body about to run (on a busy machine the sibling released
+// with it can run its whole body meanwhile, and would take it for parked,
+// and itself for a serial test).
 func parkedInParallel(g gostack.Goroutine, byID map[uint64]gostack.Goroutine) bool {
 	if !g.HasFunction("testing.(*T).Parallel") {
 		return false
