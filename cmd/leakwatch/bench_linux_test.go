@@ -24,17 +24,7 @@ func BenchmarkWatchTick(b *testing.B) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"=hold", "LEAKWATCH_TEST_HOLD="+strconv.Itoa(n), portEnv+"=0", dirEnv+"="+b.TempDir())
 		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		if s := bufio.NewScanner(out); !s.Scan() || s.Text() != "ready" {
-			b.Fatalf("child holding %d fds did not start", n)
-		}
-		pid := cmd.Process.Pid
+		pid := startReady(b, cmd, fmt.Sprintf("the child holding %d fds", n))
 		b.Run(fmt.Sprintf("fds=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				snap, err := leakcheck.Take(leakcheck.WithPID(pid), watched)
@@ -73,17 +63,7 @@ func BenchmarkWatchTreeTick(b *testing.B) {
 	for _, n := range []int{1, 10, 50} {
 		cmd := exec.Command("sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do sleep 600 & i=$((i+1)); done; echo ready; wait`, n))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		if s := bufio.NewScanner(out); !s.Scan() || s.Text() != "ready" {
-			b.Fatalf("the tree of %d did not start", n)
-		}
-		pid := cmd.Process.Pid
+		pid := startReady(b, cmd, fmt.Sprintf("the tree of %d", n))
 		b.Run(fmt.Sprintf("procs=%d", n+1), func(b *testing.B) {
 			t := newTree(pid)
 			i := 0
@@ -102,4 +82,21 @@ func BenchmarkWatchTreeTick(b *testing.B) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
+}
+
+// startReady starts cmd and waits for the first line it prints to be
+// "ready"; it returns the process's pid.
+func startReady(b *testing.B, cmd *exec.Cmd, what string) int {
+	b.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	if s := bufio.NewScanner(out); !s.Scan() || s.Text() != "ready" {
+		b.Fatalf("%s did not start", what)
+	}
+	return cmd.Process.Pid
 }
