@@ -220,18 +220,6 @@ func (c *Census) Growth(base *Census) []Group {
 	return out
 }
 
-// WithLabel returns how many goroutines the census counted that carry the
-// pprof label key=value. It is always 0 for an unlabeled census.
-func (c *Census) WithLabel(key, value string) int {
-	n := 0
-	for _, g := range c.groups {
-		if v, ok := g.labels[key]; ok && v == value {
-			n += g.count
-		}
-	}
-	return n
-}
-
 // GroupsWithLabel returns the goroutines of a labeled census that carry
 // the pprof label key with a value match accepts, grouped by stack, largest
 // group first.
